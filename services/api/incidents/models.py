@@ -1,0 +1,68 @@
+"""ORM models for incidents, the anomalies attached to them, and their timelines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.core.db import Base, UTCDateTime
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), default="default")
+    service: Mapped[str] = mapped_column(String(256))
+    title: Mapped[str] = mapped_column(String(512))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_signal_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    signal_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Series currently firing in this incident; it resolves when this becomes empty.
+    firing: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        Index("ix_incidents_tenant_service_status", "tenant", "service", "status"),
+        Index("ix_incidents_opened_at_id", "opened_at", "id"),
+    )
+
+
+class Signal(Base):
+    """An anomaly (or external alert) received, kept for idempotency and the incident's record."""
+
+    __tablename__ = "signals"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    incident_id: Mapped[str | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    service: Mapped[str] = mapped_column(String(256))
+    series: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TimelineEntry(Base):
+    """One thing that happened to an incident, in order."""
+
+    __tablename__ = "timeline_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

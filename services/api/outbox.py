@@ -1,0 +1,111 @@
+"""Transactional outbox: events are stored with the change that caused them, then relayed.
+
+Writing the outgoing event in the same transaction as the incident change means an event is
+published if and only if the change was committed. The relay publishes pending rows in order
+and marks them sent; a crash between the two republishes (consumers dedup by event id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from services.core.bus import Bus
+from services.core.db import Base, UTCDateTime
+from services.core.errors import RetryableError
+from services.core.events import Event, utcnow
+from services.core.topics import Topic
+
+log = logging.getLogger(__name__)
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(512))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True, index=True
+    )
+
+
+def enqueue(session: Session, topic: Topic, event: Event) -> None:
+    """Add an event to the outbox inside the caller's transaction."""
+    session.add(
+        OutboxMessage(
+            topic=topic.name,
+            key=event.partition_key(),
+            payload=event.model_dump_json(),
+            created_at=utcnow(),
+        )
+    )
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to the bus, oldest first."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], bus: Bus, *, poll_s: float = 0.5, batch: int = 500
+    ) -> None:
+        self.factory = factory
+        self.bus = bus
+        self.poll_s = poll_s
+        self.batch = batch
+        self.published = 0
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wake the relay early (after a commit that enqueued something)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay forever; transient failures are logged and retried."""
+        while True:
+            try:
+                sent = await self.relay_once()
+            except RetryableError as exc:
+                log.warning("outbox relay will retry: %s", exc)
+                sent = 0
+            if sent < self.batch:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+                except TimeoutError:
+                    pass
+
+    async def relay_once(self) -> int:
+        """Publish one batch of pending rows; returns how many were sent."""
+        rows = await asyncio.to_thread(self._pending)
+        if not rows:
+            return 0
+        await self.bus.publish_records(
+            [(topic, key.encode(), payload.encode()) for _, topic, key, payload in rows]
+        )
+        await asyncio.to_thread(self._mark_sent, [row[0] for row in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    def _pending(self) -> list[tuple[int, str, str, str]]:
+        with self.factory() as session:
+            query = (
+                select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.key, OutboxMessage.payload)
+                .where(OutboxMessage.published_at.is_(None))
+                .order_by(OutboxMessage.id)
+                .limit(self.batch)
+            )
+            return [(r[0], r[1], r[2], r[3]) for r in session.execute(query)]
+
+    def _mark_sent(self, row_ids: list[int]) -> None:
+        with self.factory() as session, session.begin():
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(row_ids))
+                .values(published_at=utcnow())
+            )

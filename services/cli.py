@@ -1,0 +1,128 @@
+"""The `vigil` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from services.core.errors import ConfigurationError
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from services.core.logs import configure_logging
+    from services.core.runtime import stop_on_signals
+    from services.embedded import EmbeddedStack
+
+    configure_logging("INFO")
+
+    async def main() -> None:
+        stack = EmbeddedStack.build(args.database_url)
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await stack.start()
+        api = stack.api.settings
+        ingest = stack.ingest_settings
+        print(f"Vigil is up: API http://{api.api_host}:{api.api_port} (OpenAPI at /docs), "
+              f"ingest http://{ingest.ingest_host}:{ingest.ingest_port}; "
+              f"database {api.database_url}. Ctrl-C stops.", flush=True)
+        try:
+            await stack.serve(stop)
+        finally:
+            await stack.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from services.core.logs import configure_logging
+    from services.demo.run import run_demo
+
+    configure_logging("WARNING")
+    return asyncio.run(run_demo(duration=args.duration, seed=args.seed,
+                                database_url=args.database_url))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from services.production import run_service
+
+    asyncio.run(run_service(args.service))
+    return 0
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    import migrations
+    from services.core.settings import CommonSettings
+
+    url = args.url or CommonSettings().database_url
+    if args.action == "upgrade":
+        migrations.upgrade(url, args.revision or "head")
+    elif args.action == "downgrade":
+        migrations.downgrade(url, args.revision or "-1")
+    else:
+        migrations.current(url)
+    return 0
+
+
+def _cmd_topics(args: argparse.Namespace) -> int:
+    from services.core.bus.kafka import ensure_topics
+    from services.core.settings import CommonSettings
+
+    created = ensure_topics(CommonSettings().kafka_servers)
+    print("created: " + (", ".join(created) if created else "nothing (all topics exist)"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vigil", description="Vigil: event-driven AIOps (ingest, detect, incidents, remediate)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run every service in one process (in-memory bus, SQLite)")
+    up.add_argument("--database-url", help="default: VIGIL_DATABASE_URL or sqlite:///./vigil.db")
+    up.set_defaults(func=_cmd_up)
+
+    demo = sub.add_parser("demo", help="embedded stack + synthetic workload with injected faults")
+    demo.add_argument("--duration", type=float, default=60.0, help="seconds of wall time")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--database-url", help="default: a fresh SQLite file in a temp directory")
+    demo.set_defaults(func=_cmd_demo)
+
+    run = sub.add_parser("run", help="run one service against Kafka and PostgreSQL")
+    run.add_argument("service", choices=["ingest", "detect", "remediate", "api"])
+    run.set_defaults(func=_cmd_run)
+
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("--url", help="default: VIGIL_DATABASE_URL")
+    db.add_argument("--revision", help="target revision (upgrade: head, downgrade: -1)")
+    db.set_defaults(func=_cmd_db)
+
+    topics = sub.add_parser("topics", help="create the Kafka topics Vigil uses")
+    topics.add_argument("action", choices=["create"])
+    topics.set_defaults(func=_cmd_topics)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `vigil` console script."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "duration", 1) <= 0:
+        print("vigil: --duration must be positive", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except (ConfigurationError, ValidationError) as exc:
+        print(f"vigil: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The bus interface and the delivery logic shared by every adapter.
+
+A service publishes events to topics and subscribes handlers to topics. Handlers are plain
+`async def handle(event) -> None` functions: the same handler runs under the Kafka adapter
+(Faust agents) and the in-memory adapter (asyncio queues), so the embedded mode exercises the
+production code.
+
+Delivery rules, identical for every adapter:
+- a message that does not parse as the topic's schema goes to `<topic>.dlq` with the reason;
+- a handler raising `RetryableError` is retried with capped exponential backoff (the message is
+  not acknowledged meanwhile, so nothing is lost);
+- a handler raising anything else sends the message to the DLQ and the consumer carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from services.core.errors import InvalidMessage, RetryableError
+from services.core.events import DeadLetter, Event
+from services.core.topics import Topic
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A message as it travels: bytes, plus where it came from when the adapter knows."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
+    offset: int | None = None
+
+
+def encode(event: Event) -> bytes:
+    """Serialise an event for the wire."""
+    return event.model_dump_json().encode()
+
+
+def encode_key(event: Event) -> bytes:
+    """The partition key of an event, as bytes."""
+    return event.partition_key().encode()
+
+
+def decode(topic: Topic, raw: RawMessage) -> Event:
+    """Parse a message as the topic's schema; raises InvalidMessage with a readable reason."""
+    try:
+        return topic.schema.model_validate_json(raw.value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise InvalidMessage(f"not a valid {topic.schema.__name__}: {problems}") from exc
+
+
+def dead_letter_for(raw: RawMessage, reason: str) -> DeadLetter:
+    """Build the DLQ record for a message, keeping the original payload readable."""
+    try:
+        payload = raw.value.decode()
+    except UnicodeDecodeError:
+        payload = "base64:" + base64.b64encode(raw.value).decode()
+    key = raw.key.decode(errors="replace") if raw.key is not None else None
+    return DeadLetter(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=key,
+        payload=payload,
+        reason=reason[:2000],
+    )
+
+
+@dataclass
+class RetryPolicy:
+    """Capped exponential backoff for transient handler failures."""
+
+    initial_s: float = 0.2
+    max_s: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_s, self.initial_s * (2 ** min(attempt, 16))))
+
+
+class Dispatcher:
+    """Decodes one raw message, runs the handler, and routes failures (shared by adapters)."""
+
+    def __init__(
+        self,
+        topic: Topic,
+        handler: Handler,
+        dead_letter: Callable[[str, DeadLetter], Awaitable[None]],
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.topic = topic
+        self.handler = handler
+        self.dead_letter = dead_letter
+        self.retry = retry or RetryPolicy()
+        self.handled = 0
+        self.dead_lettered = 0
+        self.retries = 0
+
+    async def dispatch(self, raw: RawMessage) -> None:
+        """Handle one message; returns once it is done with (handled or dead-lettered)."""
+        try:
+            event = decode(self.topic, raw)
+        except InvalidMessage as exc:
+            await self._to_dlq(raw, str(exc))
+            return
+        attempt = 0
+        while True:
+            try:
+                await self.handler(event)
+            except RetryableError as exc:
+                self.retries += 1
+                delay = self.retry.delay(attempt)
+                log.warning(
+                    "transient failure on %s, retrying in %.1fs: %s", self.topic.name, delay, exc
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bad message must not stop the consumer
+                log.exception("handler failed on %s; sending to DLQ", self.topic.name)
+                await self._to_dlq(raw, f"handler error: {type(exc).__name__}: {exc}")
+                return
+            self.handled += 1
+            return
+
+    async def _to_dlq(self, raw: RawMessage, reason: str) -> None:
+        self.dead_lettered += 1
+        log.warning("dead-lettering message from %s: %s", raw.topic, reason)
+        await self.dead_letter(f"{raw.topic}.dlq", dead_letter_for(raw, reason))
+
+
+class StateStore(Protocol):
+    """Durable key/value state owned by a consumer, partitioned like one of its input topics."""
+
+    def get(self, key: str) -> bytes | None:
+        """The stored value, or None."""
+        ...
+
+    def put(self, key: str, value: bytes) -> None:
+        """Store a value (durable before the input that produced it is committed)."""
+        ...
+
+
+class DictStateStore:
+    """State kept in a dict: the in-memory bus's store, and a fake for tests."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def get(self, key: str) -> bytes | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        self.data[key] = value
+
+
+class Bus(ABC):
+    """Publish events to topics and run handlers on what arrives."""
+
+    @abstractmethod
+    async def publish(self, topic: Topic, events: Sequence[Event]) -> None:
+        """Send events; returns only once the bus has durably accepted all of them."""
+
+    @abstractmethod
+    async def publish_records(self, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
+        """Send (topic name, key, value) records as they are; returns once all are accepted."""
+
+    async def publish_raw(self, topic_name: str, key: bytes | None, value: bytes) -> None:
+        """Send one message as it is (dead letters, tools, tests of bad input)."""
+        await self.publish_records([(topic_name, key, value)])
+
+    @abstractmethod
+    def subscribe(self, topic: Topic, handler: Handler, *, group: str) -> None:
+        """Run `handler` for every message of `topic` delivered to consumer group `group`."""
+
+    @abstractmethod
+    def state_store(self, name: str, *, partitioned_like: Topic) -> StateStore:
+        """A named state store, restored on restart and when partitions move between workers.
+
+        Keys must be the partition keys of `partitioned_like`'s events, and the store may only
+        be used from handlers subscribed to that topic.
+        """
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Connect and start consuming."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Finish in-flight work, commit progress, disconnect."""
+
+    def ready(self) -> bool:
+        """Whether the bus is connected and able to accept messages."""
+        return True
+
+    async def send_dead_letter(self, dlq_topic: str, letter: DeadLetter) -> None:
+        """Publish a dead letter to `<topic>.dlq`."""
+        await self.publish_raw(dlq_topic, letter.key.encode() if letter.key else None,
+                               letter.model_dump_json().encode())

@@ -1,0 +1,299 @@
+"""Kafka adapter: kafka-python for producing, a faust-streaming app for consuming.
+
+Producing: one idempotent kafka-python producer (acks=all); `publish` returns only after the
+broker acknowledged every message, so callers (ingest, consumers that emit) can acknowledge
+their own input safely.
+
+Consuming: each subscription becomes a Faust agent. Faust acknowledges a message when the
+agent moves on to the next one and commits acknowledged offsets periodically, so a message is
+committed only after its handler finished: a crash replays, never skips (at-least-once).
+Handlers make replays harmless with idempotent writes keyed by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.core.bus.base import (
+    Bus,
+    Dispatcher,
+    Handler,
+    RawMessage,
+    StateStore,
+    encode,
+    encode_key,
+)
+from services.core.errors import ConfigurationError, RetryableError
+from services.core.events import Event
+from services.core.topics import ALL_TOPICS, Topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Subscription:
+    topic: Topic
+    dispatcher: Dispatcher
+
+
+def ensure_topics(
+    servers: list[str], topics: Sequence[Topic] = ALL_TOPICS, *, replication: int = 1
+) -> list[str]:
+    """Create missing topics (and their DLQs) with the registry's partition counts.
+
+    Returns the names created. Existing topics are left alone, so this is safe at every start.
+    """
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=servers, client_id="vigil-admin")
+    try:
+        existing = set(admin.list_topics())
+        wanted: list[Any] = []
+        for topic in topics:
+            config = {"cleanup.policy": "compact"} if topic.compacted else {}
+            if topic.name not in existing:
+                wanted.append(NewTopic(topic.name, topic.partitions, replication, topic_configs=config))
+            if topic.dlq not in existing:
+                wanted.append(NewTopic(topic.dlq, 1, replication))
+        created = []
+        for new in wanted:
+            try:
+                admin.create_topics([new])
+                created.append(new.name)
+            except TopicAlreadyExistsError:
+                pass  # another service created it meanwhile
+        return created
+    finally:
+        admin.close()
+
+
+class KafkaBus(Bus):
+    """The production bus."""
+
+    def __init__(
+        self,
+        servers: list[str],
+        *,
+        client_id: str,
+        group: str | None = None,
+        compression: str | None = "gzip",
+        linger_ms: int = 5,
+        commit_interval_s: float = 1.0,
+        create_topics: bool = True,
+    ) -> None:
+        self._servers = servers
+        self._client_id = client_id
+        self._group = group
+        self._compression = compression
+        self._linger_ms = linger_ms
+        self._commit_interval_s = commit_interval_s
+        self._create_topics = create_topics
+        self._subs: list[_Subscription] = []
+        self._producer: Any = None
+        self._app: Any = None
+        self.dispatchers: list[Dispatcher] = []
+        self._stores: list[_FaustTableStore] = []
+
+    # -- producing ---------------------------------------------------------------------------
+
+    def _make_producer(self) -> Any:
+        from kafka import KafkaProducer
+
+        return KafkaProducer(
+            bootstrap_servers=self._servers,
+            client_id=self._client_id,
+            acks="all",
+            enable_idempotence=True,
+            compression_type=self._compression,
+            linger_ms=self._linger_ms,
+            batch_size=256 * 1024,
+            max_in_flight_requests_per_connection=5,
+            retries=2**31 - 1,
+            delivery_timeout_ms=120_000,
+            request_timeout_ms=30_000,
+        )
+
+    async def publish(self, topic: Topic, events: Sequence[Event]) -> None:
+        if events:
+            await self._send([(topic.name, encode_key(e), encode(e)) for e in events])
+
+    async def publish_records(self, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
+        if records:
+            await self._send(records)
+
+    async def _send(self, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
+        if self._producer is None:
+            raise RuntimeError("KafkaBus.start() must be called before publishing")
+        loop = asyncio.get_running_loop()
+        producer = self._producer
+
+        def send_all() -> list[asyncio.Future[Any]]:
+            return [
+                _as_asyncio(producer.send(topic, key=key, value=value), loop)
+                for topic, key, value in records
+            ]
+
+        try:
+            futures = await loop.run_in_executor(None, send_all)
+            await asyncio.gather(*futures)
+        except RetryableError:
+            raise
+        except Exception as exc:
+            # Broker unreachable, timeouts, buffer full: the caller may try again later.
+            raise RetryableError(f"kafka publish failed: {type(exc).__name__}: {exc}") from exc
+
+    # -- consuming ---------------------------------------------------------------------------
+
+    def subscribe(self, topic: Topic, handler: Handler, *, group: str) -> None:
+        if self._group is None:
+            self._group = group
+        if group != self._group:
+            raise ConfigurationError(
+                f"one KafkaBus serves one consumer group ({self._group!r}), not {group!r}"
+            )
+        if self._app is not None:
+            raise ConfigurationError("subscribe before start()")
+        dispatcher = Dispatcher(topic, handler, self.send_dead_letter)
+        self._subs.append(_Subscription(topic, dispatcher))
+        self.dispatchers.append(dispatcher)
+
+    def state_store(self, name: str, *, partitioned_like: Topic) -> StateStore:
+        if self._app is not None:
+            raise ConfigurationError("declare state stores before start()")
+        store = _FaustTableStore(name, partitioned_like.partitions)
+        self._stores.append(store)
+        return store
+
+    def _make_app(self) -> Any:
+        import faust
+
+        app = faust.App(
+            self._group,
+            broker=[f"kafka://{s}" for s in self._servers],
+            key_serializer="raw",
+            value_serializer="raw",
+            web_enabled=False,
+            store="memory://",
+            autodiscover=False,
+            topic_disable_leader=True,
+            consumer_auto_offset_reset="earliest",
+            broker_commit_interval=self._commit_interval_s,
+            stream_wait_empty=False,
+            topic_replication_factor=1,
+        )
+        for store in self._stores:
+            store.bind(app)
+        for sub in self._subs:
+            channel = app.topic(sub.topic.name, key_type=bytes, value_type=bytes)
+            agent = _agent_for(sub.dispatcher)
+            app.agent(channel, name=f"{self._group}.{sub.topic.name}")(agent)
+        return app
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            if self._create_topics:
+                created = await loop.run_in_executor(None, ensure_topics, self._servers)
+                if created:
+                    log.info("created topics: %s", ", ".join(created))
+            self._producer = await loop.run_in_executor(None, self._make_producer)
+        except Exception as exc:
+            raise RetryableError(
+                f"cannot reach Kafka at {','.join(self._servers)}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if self._subs:
+            self._app = self._make_app()
+            await self._app.start()
+
+    def ready(self) -> bool:
+        return self._producer is not None and bool(self._producer.bootstrap_connected())
+
+    async def wait_assigned(self, timeout: float = 60.0) -> None:
+        """Wait until the consumer has joined its group and owns partitions."""
+        if self._app is None:
+            return
+        async with asyncio.timeout(timeout):
+            while not self._app.consumer.assignment():
+                await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        if self._app is not None:
+            # Faust stops the agents, then commits what they acknowledged.
+            await self._app.stop()
+            self._app = None
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await asyncio.get_running_loop().run_in_executor(None, _close_producer, producer)
+
+
+class _FaustTableStore:
+    """A Faust table: a compacted changelog topic, restored before partitions are consumed."""
+
+    def __init__(self, name: str, partitions: int) -> None:
+        self.name = name
+        self.partitions = partitions
+        self._table: Any = None
+
+    def bind(self, app: Any) -> None:
+        self._table = app.Table(
+            self.name, default=None, partitions=self.partitions, key_type=bytes, value_type=bytes
+        )
+
+    def get(self, key: str) -> bytes | None:
+        value = self._table.get(key.encode())
+        return bytes(value) if value is not None else None
+
+    def put(self, key: str, value: bytes) -> None:
+        self._table[key.encode()] = value
+
+
+def _close_producer(producer: Any) -> None:
+    producer.flush(timeout=30)
+    producer.close(timeout=30)
+
+
+def _as_asyncio(kafka_future: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    """Bridge a kafka-python future (resolved on its I/O thread) into the event loop."""
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def ok(value: Any) -> None:
+        loop.call_soon_threadsafe(_settle, fut, value, None)
+
+    def failed(exc: BaseException) -> None:
+        loop.call_soon_threadsafe(_settle, fut, None, exc)
+
+    kafka_future.add_callback(ok)
+    kafka_future.add_errback(failed)
+    return fut
+
+
+def _settle(fut: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
+    if fut.done():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(value)
+
+
+def _agent_for(dispatcher: Dispatcher) -> Callable[[Any], Any]:
+    """A Faust agent body that hands each message to the dispatcher, in order."""
+
+    async def agent(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            raw = RawMessage(
+                topic=message.topic,
+                key=message.key,
+                value=message.value if message.value is not None else b"",
+                partition=message.partition,
+                offset=message.offset,
+            )
+            await dispatcher.dispatch(raw)
+
+    return agent

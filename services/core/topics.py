@@ -1,0 +1,63 @@
+"""The one registry of topics: name, schema and partition count.
+
+Topics are the contract between services; nothing else in the code base spells a topic name.
+Each topic has a dead-letter sibling `<name>.dlq` for messages that could not be handled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.core import events
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A bus topic and the event model its messages carry."""
+
+    name: str
+    schema: type[events.Event]
+    partitions: int = 6
+    compacted: bool = False
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+
+TELEMETRY_METRICS = Topic("telemetry.metrics", events.MetricPoint, partitions=12)
+TELEMETRY_LOGS = Topic("telemetry.logs", events.LogRecord, partitions=6)
+TELEMETRY_TRACES = Topic("telemetry.traces", events.Span, partitions=6)
+ALERTS_EXTERNAL = Topic("alerts.external", events.ExternalAlert, partitions=3)
+ANOMALIES = Topic("anomalies", events.Anomaly, partitions=6)
+PREDICTIONS = Topic("predictions", events.Prediction, partitions=3)
+INCIDENTS = Topic("incidents", events.IncidentEvent, partitions=3)
+REMEDIATION_REQUESTS = Topic("remediation.requests", events.RemediationRequest, partitions=3)
+REMEDIATION_COMMANDS = Topic("remediation.commands", events.RemediationCommand, partitions=3)
+REMEDIATION_RESULTS = Topic("remediation.results", events.RemediationResult, partitions=3)
+FEEDBACK = Topic("feedback", events.Feedback, partitions=3)
+NOTIFICATIONS = Topic("notifications", events.Notification, partitions=3)
+NOTIFICATIONS_RESULTS = Topic("notifications.results", events.NotificationResult, partitions=3)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    TELEMETRY_METRICS,
+    TELEMETRY_LOGS,
+    TELEMETRY_TRACES,
+    ALERTS_EXTERNAL,
+    ANOMALIES,
+    PREDICTIONS,
+    INCIDENTS,
+    REMEDIATION_REQUESTS,
+    REMEDIATION_COMMANDS,
+    REMEDIATION_RESULTS,
+    FEEDBACK,
+    NOTIFICATIONS,
+    NOTIFICATIONS_RESULTS,
+)
+
+BY_NAME: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}
+
+
+def topic_named(name: str) -> Topic:
+    """Look a topic up by name; raises KeyError for names outside the registry."""
+    return BY_NAME[name]

@@ -1,0 +1,1 @@
+"""`vigil demo`: the embedded stack under a synthetic workload with injected faults."""

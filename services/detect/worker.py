@@ -1,0 +1,61 @@
+"""The metrics worker: thin adapter between the bus and the pure MetricsMonitor."""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+from services.core.bus import Bus
+from services.core.bus.base import StateStore
+from services.core.events import Event, MetricPoint
+from services.core.topics import ANOMALIES, TELEMETRY_METRICS
+from services.detect.monitor import MetricsMonitor
+
+log = logging.getLogger(__name__)
+
+
+class MetricsWorker:
+    """Consumes telemetry.metrics, publishes anomalies, checkpoints per-series state.
+
+    A series' state is checkpointed every `checkpoint_every` points and at every firing or
+    resolved transition, before the anomaly is published: after a restart the series resumes
+    from its checkpoint instead of re-learning (and re-alarming) from scratch.
+    """
+
+    def __init__(
+        self, monitor: MetricsMonitor, bus: Bus, store: StateStore, *, checkpoint_every: int = 50
+    ) -> None:
+        self.monitor = monitor
+        self.bus = bus
+        self.store = store
+        self.checkpoint_every = checkpoint_every
+        self.points = 0
+        self.restored = 0
+
+    @classmethod
+    def attach(
+        cls, monitor: MetricsMonitor, bus: Bus, *, group: str, checkpoint_every: int = 50
+    ) -> MetricsWorker:
+        """Create the worker and subscribe it to telemetry.metrics."""
+        store = bus.state_store("detect-series", partitioned_like=TELEMETRY_METRICS)
+        worker = cls(monitor, bus, store, checkpoint_every=checkpoint_every)
+        bus.subscribe(TELEMETRY_METRICS, worker.handle, group=group)
+        return worker
+
+    async def handle(self, event: Event) -> None:
+        """Process one metric point."""
+        point = cast(MetricPoint, event)
+        key = point.partition_key()
+        if not self.monitor.knows(key):
+            blob = self.store.get(key)
+            if blob is not None and self.monitor.restore(key, blob):
+                self.restored += 1
+        anomalies = self.monitor.observe(point)
+        self.points += 1
+        state = self.monitor.series.get(key)
+        if anomalies or (state is not None and state.points % self.checkpoint_every == 0):
+            snapshot = self.monitor.snapshot(key)
+            if snapshot is not None:
+                self.store.put(key, snapshot)
+        if anomalies:
+            await self.bus.publish(ANOMALIES, anomalies)

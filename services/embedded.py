@@ -1,0 +1,78 @@
+"""The embedded default: every service in one process over the in-memory bus and SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import migrations
+from services.api.service import ApiService, build_api
+from services.api.settings import ApiSettings
+from services.core.bus import InMemoryBus
+from services.core.runtime import http_server
+from services.detect.service import build_detect
+from services.detect.settings import DetectSettings
+from services.detect.worker import MetricsWorker
+from services.ingest.app import create_app as create_ingest_app
+from services.ingest.settings import IngestSettings
+from services.remediate.service import build_remediate
+from services.remediate.settings import RemediateSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddedStack:
+    """All services wired over one in-memory bus; `start()` then `stop()`."""
+
+    bus: InMemoryBus
+    api: ApiService
+    detect: MetricsWorker
+    ingest_settings: IngestSettings
+
+    @classmethod
+    def build(cls, database_url: str | None = None) -> EmbeddedStack:
+        """Wire the stack; settings come from the environment, the database URL may override."""
+        overrides = {"database_url": database_url} if database_url else {}
+        api_settings = ApiSettings(**overrides)
+        if api_settings.database_url.startswith("sqlite:///"):
+            db_path = Path(api_settings.database_url.removeprefix("sqlite:///"))
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        migrations.upgrade(api_settings.database_url)
+        bus = InMemoryBus()
+        api = build_api(api_settings, bus)
+        detect = build_detect(DetectSettings(), bus)
+        build_remediate(RemediateSettings(), bus)
+        return cls(bus=bus, api=api, detect=detect, ingest_settings=IngestSettings(**overrides))
+
+    def ingest_app(self) -> object:
+        """The ingest HTTP app publishing to this stack's bus."""
+        return create_ingest_app(self.ingest_settings, self.bus)
+
+    async def start(self) -> None:
+        await self.bus.start()
+        await self.api.start()
+
+    async def stop(self) -> None:
+        await self.bus.drain(timeout=10)
+        await self.api.stop()
+        await self.bus.stop()
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Serve the API (and console) and ingest over HTTP until `stop` is set."""
+        api_server = http_server(self.api.app, self.api.settings.api_host,
+                                 self.api.settings.api_port)
+        ingest_server = http_server(self.ingest_app(), self.ingest_settings.ingest_host,
+                                    self.ingest_settings.ingest_port)
+        tasks = [asyncio.create_task(api_server.serve()),
+                 asyncio.create_task(ingest_server.serve())]
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+        api_server.should_exit = ingest_server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        waiter.cancel()
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                raise RuntimeError(f"HTTP server failed: {task.exception()}")

@@ -1,0 +1,125 @@
+"""`vigil run SERVICE`: one service per process against Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from services.core.bus.kafka import KafkaBus
+from services.core.errors import RetryableError
+from services.core.logs import configure_logging
+from services.core.runtime import http_server, stop_on_signals
+from services.core.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("ingest", "detect", "remediate", "api")
+
+
+async def _start_bus(bus: KafkaBus, stop: asyncio.Event) -> bool:
+    """Start the bus, retrying while Kafka is unreachable; False if asked to stop first."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await bus.start()
+            return True
+        except RetryableError as exc:
+            log.warning("%s; retrying in %.0fs", exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, 30.0)
+    return False
+
+
+async def _serve_until(stop: asyncio.Event, app: object, host: str, port: int) -> None:
+    server = http_server(app, host, port)
+    task = asyncio.create_task(server.serve())
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    await task
+    waiter.cancel()
+
+
+async def run_ingest(stop: asyncio.Event) -> None:
+    from services.ingest.app import create_app
+    from services.ingest.settings import IngestSettings
+
+    settings = IngestSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    bus = KafkaBus(settings.kafka_servers, client_id="vigil-ingest")
+    if await _start_bus(bus, stop):
+        log.info("ingest listening on %s:%d", settings.ingest_host, settings.ingest_port)
+        try:
+            await _serve_until(stop, create_app(settings, bus), settings.ingest_host,
+                               settings.ingest_port)
+        finally:
+            await bus.stop()
+
+
+async def run_detect(stop: asyncio.Event) -> None:
+    from services.detect.service import build_detect
+    from services.detect.settings import DetectSettings
+
+    settings = DetectSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    bus = KafkaBus(settings.kafka_servers, client_id="vigil-detect", group=settings.detect_group)
+    build_detect(settings, bus)
+    if await _start_bus(bus, stop):
+        log.info("detect consuming as group %s", settings.detect_group)
+        try:
+            await stop.wait()
+        finally:
+            await bus.stop()
+
+
+async def run_remediate(stop: asyncio.Event) -> None:
+    from services.remediate.service import build_remediate
+    from services.remediate.settings import RemediateSettings
+
+    settings = RemediateSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    bus = KafkaBus(settings.kafka_servers, client_id="vigil-remediate",
+                   group=settings.remediate_group)
+    build_remediate(settings, bus)
+    if await _start_bus(bus, stop):
+        try:
+            await stop.wait()
+        finally:
+            await bus.stop()
+
+
+async def run_api(stop: asyncio.Event) -> None:
+    from services.api.service import build_api
+    from services.api.settings import ApiSettings
+
+    settings = ApiSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    bus = KafkaBus(settings.kafka_servers, client_id="vigil-api", group=settings.api_group)
+    api = build_api(settings, bus)
+    if await _start_bus(bus, stop):
+        await api.start()
+        log.info("api listening on %s:%d", settings.api_host, settings.api_port)
+        try:
+            await _serve_until(stop, api.app, settings.api_host, settings.api_port)
+        finally:
+            await bus.stop()
+            await api.stop()
+
+
+RUNNERS: dict[str, Callable[[asyncio.Event], Awaitable[None]]] = {
+    "ingest": run_ingest,
+    "detect": run_detect,
+    "remediate": run_remediate,
+    "api": run_api,
+}
+
+
+async def run_service(name: str) -> None:
+    """Run one service until SIGINT or SIGTERM, then shut down gracefully."""
+    configure_logging(CommonSettings().log_level, CommonSettings().log_format)
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    await RUNNERS[name](stop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import pool
+from sqlalchemy.engine import Connection
 
 from services.api.models import Base
 from services.core.db import make_engine
@@ -22,8 +23,9 @@ def _url() -> str:
 
 
 def run_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+    context.configure(
+        url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -33,18 +35,24 @@ def run_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(_url(), poolclass=pool.NullPool) if not _url().startswith("sqlite") else (
-        make_engine(_url())
+    engine = (
+        make_engine(_url(), poolclass=pool.NullPool)
+        if not _url().startswith("sqlite")
+        else (make_engine(_url()))
     )
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     # render_as_batch lets ALTERs work on SQLite too (it rebuilds the table).
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

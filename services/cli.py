@@ -26,9 +26,12 @@ def _cmd_up(args: argparse.Namespace) -> int:
         await stack.start()
         api = stack.api.settings
         ingest = stack.ingest_settings
-        print(f"Vigil is up: API http://{api.api_host}:{api.api_port} (OpenAPI at /docs), "
-              f"ingest http://{ingest.ingest_host}:{ingest.ingest_port}; "
-              f"database {api.database_url}. Ctrl-C stops.", flush=True)
+        print(
+            f"Vigil is up: API http://{api.api_host}:{api.api_port} (OpenAPI at /docs), "
+            f"ingest http://{ingest.ingest_host}:{ingest.ingest_port}; "
+            f"database {api.database_url}. Ctrl-C stops.",
+            flush=True,
+        )
         try:
             await stack.serve(stop)
         finally:
@@ -43,8 +46,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from services.demo.run import run_demo
 
     configure_logging("WARNING")
-    return asyncio.run(run_demo(duration=args.duration, seed=args.seed,
-                                database_url=args.database_url))
+    return asyncio.run(
+        run_demo(duration=args.duration, seed=args.seed, database_url=args.database_url)
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -79,7 +83,8 @@ def _cmd_topics(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vigil", description="Vigil: event-driven AIOps (ingest, detect, incidents, remediate)."
+        prog="vigil",
+        description="Vigil: event-driven AIOps (ingest, detect, incidents, remediate).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -35,8 +35,7 @@ class EmbeddedStack:
     @classmethod
     def build(cls, database_url: str | None = None) -> EmbeddedStack:
         """Wire the stack; settings come from the environment, the database URL may override."""
-        overrides = {"database_url": database_url} if database_url else {}
-        api_settings = ApiSettings(**overrides)
+        api_settings = ApiSettings(database_url=database_url) if database_url else ApiSettings()
         if api_settings.database_url.startswith("sqlite:///"):
             db_path = Path(api_settings.database_url.removeprefix("sqlite:///"))
             db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +44,7 @@ class EmbeddedStack:
         api = build_api(api_settings, bus)
         detect = build_detect(DetectSettings(), bus)
         build_remediate(RemediateSettings(), bus)
-        return cls(bus=bus, api=api, detect=detect, ingest_settings=IngestSettings(**overrides))
+        return cls(bus=bus, api=api, detect=detect, ingest_settings=IngestSettings())
 
     def ingest_app(self) -> object:
         """The ingest HTTP app publishing to this stack's bus."""
@@ -62,12 +61,16 @@ class EmbeddedStack:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Serve the API (and console) and ingest over HTTP until `stop` is set."""
-        api_server = http_server(self.api.app, self.api.settings.api_host,
-                                 self.api.settings.api_port)
-        ingest_server = http_server(self.ingest_app(), self.ingest_settings.ingest_host,
-                                    self.ingest_settings.ingest_port)
-        tasks = [asyncio.create_task(api_server.serve()),
-                 asyncio.create_task(ingest_server.serve())]
+        api_server = http_server(
+            self.api.app, self.api.settings.api_host, self.api.settings.api_port
+        )
+        ingest_server = http_server(
+            self.ingest_app(), self.ingest_settings.ingest_host, self.ingest_settings.ingest_port
+        )
+        tasks = [
+            asyncio.create_task(api_server.serve()),
+            asyncio.create_task(ingest_server.serve()),
+        ]
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
         api_server.should_exit = ingest_server.should_exit = True

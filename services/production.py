@@ -53,8 +53,9 @@ async def run_ingest(stop: asyncio.Event) -> None:
     if await _start_bus(bus, stop):
         log.info("ingest listening on %s:%d", settings.ingest_host, settings.ingest_port)
         try:
-            await _serve_until(stop, create_app(settings, bus), settings.ingest_host,
-                               settings.ingest_port)
+            await _serve_until(
+                stop, create_app(settings, bus), settings.ingest_host, settings.ingest_port
+            )
         finally:
             await bus.stop()
 
@@ -81,8 +82,9 @@ async def run_remediate(stop: asyncio.Event) -> None:
 
     settings = RemediateSettings()
     configure_logging(settings.log_level, settings.log_format)
-    bus = KafkaBus(settings.kafka_servers, client_id="vigil-remediate",
-                   group=settings.remediate_group)
+    bus = KafkaBus(
+        settings.kafka_servers, client_id="vigil-remediate", group=settings.remediate_group
+    )
     build_remediate(settings, bus)
     if await _start_bus(bus, stop):
         try:

@@ -31,9 +31,7 @@ class OutboxMessage(Base):
     key: Mapped[str] = mapped_column(String(512))
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    published_at: Mapped[datetime | None] = mapped_column(
-        UTCDateTime(), nullable=True, index=True
-    )
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
 
 def enqueue(session: Session, topic: Topic, event: Event) -> None:
@@ -95,7 +93,9 @@ class OutboxRelay:
     def _pending(self) -> list[tuple[int, str, str, str]]:
         with self.factory() as session:
             query = (
-                select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.key, OutboxMessage.payload)
+                select(
+                    OutboxMessage.id, OutboxMessage.topic, OutboxMessage.key, OutboxMessage.payload
+                )
                 .where(OutboxMessage.published_at.is_(None))
                 .order_by(OutboxMessage.id)
                 .limit(self.batch)

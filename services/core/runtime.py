@@ -20,8 +20,9 @@ class _Server(uvicorn.Server):
 
 def http_server(app: Any, host: str, port: int) -> _Server:
     """A uvicorn server for `app` that leaves signal handling to the caller."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+    )
     return _Server(config)
 
 

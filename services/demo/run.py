@@ -37,19 +37,25 @@ class ConsolePrinter:
         inc = cast(IncidentEvent, event)
         if inc.type.value in ("opened", "reopened"):
             self.opened.add(inc.incident_id)
-            self.out(f"{self._stamp()} INCIDENT {inc.type.value.upper():8} {inc.incident_id[:8]}  "
-                     f"{inc.service:<10} {inc.severity.value:<8} {inc.title}")
+            self.out(
+                f"{self._stamp()} INCIDENT {inc.type.value.upper():8} {inc.incident_id[:8]}  "
+                f"{inc.service:<10} {inc.severity.value:<8} {inc.title}"
+            )
         elif inc.type.value == "resolved":
             self.resolved.add(inc.incident_id)
             lasted = (inc.resolved_at or inc.at) - inc.opened_at
-            self.out(f"{self._stamp()} INCIDENT RESOLVED {inc.incident_id[:8]}  "
-                     f"{inc.service:<10} after {_minutes(lasted)} of simulated time")
+            self.out(
+                f"{self._stamp()} INCIDENT RESOLVED {inc.incident_id[:8]}  "
+                f"{inc.service:<10} after {_minutes(lasted)} of simulated time"
+            )
 
     async def on_anomaly(self, event: Event) -> None:
         anomaly = cast(Anomaly, event)
         if anomaly.status == "firing" and anomaly.explanation is not None:
-            self.out(f"{self._stamp()}   anomaly  {anomaly.explanation.detail} "
-                     f"[{anomaly.detector}, score {anomaly.score:.2f}]")
+            self.out(
+                f"{self._stamp()}   anomaly  {anomaly.explanation.detail} "
+                f"[{anomaly.detector}, score {anomaly.score:.2f}]"
+            )
 
 
 def _minutes(delta: timedelta) -> str:
@@ -57,20 +63,26 @@ def _minutes(delta: timedelta) -> str:
 
 
 async def run_demo(
-    *, duration: float, seed: int = 7, database_url: str | None = None,
+    *,
+    duration: float,
+    seed: int = 7,
+    database_url: str | None = None,
     out: Callable[[str], None] = print,
 ) -> int:
     """Run the demo for about `duration` seconds of wall time; returns the exit code."""
     workdir = Path(tempfile.mkdtemp(prefix="vigil-demo-"))
     url = database_url or f"sqlite:///{workdir / 'vigil-demo.db'}"
-    workload = Workload(seed=seed, start=datetime.now(UTC).replace(microsecond=0)
-                        - timedelta(seconds=10 * TICKS))
+    workload = Workload(
+        seed=seed, start=datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10 * TICKS)
+    )
     stack = EmbeddedStack.build(url)
     printer = ConsolePrinter(workload, out)
     stack.bus.subscribe(INCIDENTS, printer.on_incident, group="demo-console")
     stack.bus.subscribe(ANOMALIES, printer.on_anomaly, group="demo-console")
-    out(f"Vigil demo: {len(workload.batch(0))} series from 4 services, {TICKS} ticks of 10 s "
-        f"simulated time in ~{duration:.0f} s; database {url}")
+    out(
+        f"Vigil demo: {len(workload.batch(0))} series from 4 services, {TICKS} ticks of 10 s "
+        f"simulated time in ~{duration:.0f} s; database {url}"
+    )
     for fault in workload.faults:
         out(f"  fault to inject: {fault.description} (ticks {fault.start}-{fault.end})")
     await stack.start()
@@ -112,8 +124,12 @@ async def _summary(stack: EmbeddedStack, out: Callable[[str], None]) -> None:
     items = page["items"]
     opened = len(items)
     resolved = sum(1 for i in items if i["status"] == "resolved")
-    out(f"Summary: {opened} incident(s) opened, {resolved} resolved "
-        f"(GET /api/v1/incidents lists them).")
+    out(
+        f"Summary: {opened} incident(s) opened, {resolved} resolved "
+        f"(GET /api/v1/incidents lists them)."
+    )
     for item in items:
-        out(f"  {item['id'][:8]}  {item['service']:<10} {item['status']:<9} "
-            f"{item['severity']:<8} {item['title']}")
+        out(
+            f"  {item['id'][:8]}  {item['service']:<10} {item['status']:<9} "
+            f"{item['severity']:<8} {item['title']}"
+        )

@@ -37,7 +37,8 @@ def create_app(settings: IngestSettings, bus: Bus) -> FastAPI:
     async def unavailable(_: Request, exc: RetryableError) -> JSONResponse:
         # The bus did not acknowledge: nothing was accepted, the client should retry.
         return JSONResponse(
-            status_code=503, content={"detail": "bus unavailable, retry later"},
+            status_code=503,
+            content={"detail": "bus unavailable, retry later"},
             headers={"Retry-After": "5"},
         )
 
@@ -61,7 +62,9 @@ def create_app(settings: IngestSettings, bus: Bus) -> FastAPI:
     @app.get("/readyz", tags=["operations"])
     def readyz() -> JSONResponse:
         ready = bus.ready()
-        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "bus": ready})
+        return JSONResponse(
+            status_code=200 if ready else 503, content={"ready": ready, "bus": ready}
+        )
 
     return app
 

@@ -38,7 +38,9 @@ def record_anomaly(
         return []
     now = utcnow()
     open_incident = _open_incident(session, anomaly.tenant, anomaly.service)
-    last_resolved = None if open_incident else _last_resolved(session, anomaly.tenant, anomaly.service)
+    last_resolved = (
+        None if open_incident else _last_resolved(session, anomaly.tenant, anomaly.service)
+    )
     decision = correlation.correlate(
         correlation.Signal(anomaly.status, anomaly.service, anomaly.series, anomaly.timestamp),
         _view(open_incident),
@@ -97,8 +99,11 @@ def record_anomaly(
     if event_type is not IncidentEventType.UPDATED:
         session.add(
             TimelineEntry(
-                incident_id=incident.id, at=now, kind=f"incident.{event_type.value}",
-                actor="correlator", detail={"signal_id": anomaly.id},
+                incident_id=incident.id,
+                at=now,
+                kind=f"incident.{event_type.value}",
+                actor="correlator",
+                detail={"signal_id": anomaly.id},
             )
         )
     event = incident_event(incident, event_type, cause=anomaly.id)
@@ -106,7 +111,9 @@ def record_anomaly(
     return [event]
 
 
-def incident_event(incident: Incident, event_type: IncidentEventType, *, cause: str) -> IncidentEvent:
+def incident_event(
+    incident: Incident, event_type: IncidentEventType, *, cause: str
+) -> IncidentEvent:
     """The bus event describing an incident change; its id is derived from the cause."""
     return IncidentEvent(
         id=f"{incident.id}-{event_type.value}-{cause}"[:128],
@@ -189,7 +196,9 @@ def _last_resolved(session: Session, tenant: str, service: str) -> Incident | No
 def _view(incident: Incident | None) -> correlation.IncidentView | None:
     if incident is None:
         return None
-    return correlation.IncidentView(incident.id, frozenset(incident.firing or ()), incident.resolved_at)
+    return correlation.IncidentView(
+        incident.id, frozenset(incident.firing or ()), incident.resolved_at
+    )
 
 
 def _new_incident(anomaly: Anomaly, now: datetime) -> Incident:

@@ -213,5 +213,8 @@ class Bus(ABC):
 
     async def send_dead_letter(self, dlq_topic: str, letter: DeadLetter) -> None:
         """Publish a dead letter to `<topic>.dlq`."""
-        await self.publish_raw(dlq_topic, letter.key.encode() if letter.key else None,
-                               letter.model_dump_json().encode())
+        await self.publish_raw(
+            dlq_topic,
+            letter.key.encode() if letter.key else None,
+            letter.model_dump_json().encode(),
+        )

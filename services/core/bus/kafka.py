@@ -57,7 +57,9 @@ def ensure_topics(
         for topic in topics:
             config = {"cleanup.policy": "compact"} if topic.compacted else {}
             if topic.name not in existing:
-                wanted.append(NewTopic(topic.name, topic.partitions, replication, topic_configs=config))
+                wanted.append(
+                    NewTopic(topic.name, topic.partitions, replication, topic_configs=config)
+                )
             if topic.dlq not in existing:
                 wanted.append(NewTopic(topic.dlq, 1, replication))
         created = []
@@ -172,6 +174,8 @@ class KafkaBus(Bus):
     def _make_app(self) -> Any:
         import faust
 
+        if self._group is None:
+            raise ConfigurationError("a consuming KafkaBus needs a consumer group")
         app = faust.App(
             self._group,
             broker=[f"kafka://{s}" for s in self._servers],

@@ -49,7 +49,9 @@ async def run_ingest(stop: asyncio.Event) -> None:
 
     settings = IngestSettings()
     configure_logging(settings.log_level, settings.log_format)
-    bus = KafkaBus(settings.kafka_servers, client_id="vigil-ingest")
+    bus = KafkaBus(
+        settings.kafka_servers, client_id="vigil-ingest", topic_prefix=settings.topic_prefix
+    )
     if await _start_bus(bus, stop):
         log.info("ingest listening on %s:%d", settings.ingest_host, settings.ingest_port)
         try:
@@ -66,7 +68,11 @@ async def run_detect(stop: asyncio.Event) -> None:
 
     settings = DetectSettings()
     configure_logging(settings.log_level, settings.log_format)
-    bus = KafkaBus(settings.kafka_servers, client_id="vigil-detect", group=settings.detect_group)
+    bus = KafkaBus(
+        settings.kafka_servers,
+        client_id="vigil-detect",
+        topic_prefix=settings.topic_prefix,
+    )
     build_detect(settings, bus)
     if await _start_bus(bus, stop):
         log.info("detect consuming as group %s", settings.detect_group)
@@ -83,7 +89,9 @@ async def run_remediate(stop: asyncio.Event) -> None:
     settings = RemediateSettings()
     configure_logging(settings.log_level, settings.log_format)
     bus = KafkaBus(
-        settings.kafka_servers, client_id="vigil-remediate", group=settings.remediate_group
+        settings.kafka_servers,
+        client_id="vigil-remediate",
+        topic_prefix=settings.topic_prefix,
     )
     build_remediate(settings, bus)
     if await _start_bus(bus, stop):
@@ -99,7 +107,11 @@ async def run_api(stop: asyncio.Event) -> None:
 
     settings = ApiSettings()
     configure_logging(settings.log_level, settings.log_format)
-    bus = KafkaBus(settings.kafka_servers, client_id="vigil-api", group=settings.api_group)
+    bus = KafkaBus(
+        settings.kafka_servers,
+        client_id="vigil-api",
+        topic_prefix=settings.topic_prefix,
+    )
     api = build_api(settings, bus)
     if await _start_bus(bus, stop):
         await api.start()

@@ -26,6 +26,9 @@ class CommonSettings(BaseSettings):
     database_url: str = Field(
         default=DEFAULT_SQLITE_URL, description="SQLAlchemy URL (PostgreSQL or SQLite)."
     )
+    topic_prefix: str = Field(
+        default="", description="Prepended to every Kafka topic, to share a cluster."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "text"
 

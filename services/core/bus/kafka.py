@@ -41,11 +41,16 @@ class _Subscription:
 
 
 def ensure_topics(
-    servers: list[str], topics: Sequence[Topic] = ALL_TOPICS, *, replication: int = 1
+    servers: list[str],
+    topics: Sequence[Topic] = ALL_TOPICS,
+    *,
+    replication: int = 1,
+    prefix: str = "",
 ) -> list[str]:
     """Create missing topics (and their DLQs) with the registry's partition counts.
 
     Returns the names created. Existing topics are left alone, so this is safe at every start.
+    `prefix` namespaces every topic, so several Vigil installations can share one cluster.
     """
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
@@ -56,12 +61,11 @@ def ensure_topics(
         wanted: list[Any] = []
         for topic in topics:
             config = {"cleanup.policy": "compact"} if topic.compacted else {}
-            if topic.name not in existing:
-                wanted.append(
-                    NewTopic(topic.name, topic.partitions, replication, topic_configs=config)
-                )
-            if topic.dlq not in existing:
-                wanted.append(NewTopic(topic.dlq, 1, replication))
+            name, dlq = prefix + topic.name, prefix + topic.dlq
+            if name not in existing:
+                wanted.append(NewTopic(name, topic.partitions, replication, topic_configs=config))
+            if dlq not in existing:
+                wanted.append(NewTopic(dlq, 1, replication))
         created = []
         for new in wanted:
             try:
@@ -87,6 +91,7 @@ class KafkaBus(Bus):
         linger_ms: int = 5,
         commit_interval_s: float = 1.0,
         create_topics: bool = True,
+        topic_prefix: str = "",
     ) -> None:
         self._servers = servers
         self._client_id = client_id
@@ -95,6 +100,7 @@ class KafkaBus(Bus):
         self._linger_ms = linger_ms
         self._commit_interval_s = commit_interval_s
         self._create_topics = create_topics
+        self._prefix = topic_prefix
         self._subs: list[_Subscription] = []
         self._producer: Any = None
         self._app: Any = None
@@ -122,11 +128,12 @@ class KafkaBus(Bus):
 
     async def publish(self, topic: Topic, events: Sequence[Event]) -> None:
         if events:
-            await self._send([(topic.name, encode_key(e), encode(e)) for e in events])
+            name = self._prefix + topic.name
+            await self._send([(name, encode_key(e), encode(e)) for e in events])
 
     async def publish_records(self, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
         if records:
-            await self._send(records)
+            await self._send([(self._prefix + topic, key, value) for topic, key, value in records])
 
     async def _send(self, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
         if self._producer is None:
@@ -177,7 +184,7 @@ class KafkaBus(Bus):
         if self._group is None:
             raise ConfigurationError("a consuming KafkaBus needs a consumer group")
         app = faust.App(
-            self._group,
+            self._prefix + self._group,
             broker=[f"kafka://{s}" for s in self._servers],
             key_serializer="raw",
             value_serializer="raw",
@@ -189,20 +196,25 @@ class KafkaBus(Bus):
             broker_commit_interval=self._commit_interval_s,
             stream_wait_empty=False,
             topic_replication_factor=1,
+            # Notice a dead worker within seconds, so its partitions move quickly.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=2.0,
         )
         for store in self._stores:
             store.bind(app)
         for sub in self._subs:
-            channel = app.topic(sub.topic.name, key_type=bytes, value_type=bytes)
-            agent = _agent_for(sub.dispatcher)
-            app.agent(channel, name=f"{self._group}.{sub.topic.name}")(agent)
+            channel = app.topic(self._prefix + sub.topic.name, key_type=bytes, value_type=bytes)
+            agent = _agent_for(sub.dispatcher, sub.topic.name)
+            app.agent(channel, name=f"{self._prefix}{self._group}.{sub.topic.name}")(agent)
         return app
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             if self._create_topics:
-                created = await loop.run_in_executor(None, ensure_topics, self._servers)
+                created = await loop.run_in_executor(
+                    None, lambda: ensure_topics(self._servers, prefix=self._prefix)
+                )
                 if created:
                     log.info("created topics: %s", ", ".join(created))
             self._producer = await loop.run_in_executor(None, self._make_producer)
@@ -285,14 +297,14 @@ def _settle(fut: asyncio.Future[Any], value: Any, exc: BaseException | None) -> 
         fut.set_result(value)
 
 
-def _agent_for(dispatcher: Dispatcher) -> Callable[[Any], Any]:
+def _agent_for(dispatcher: Dispatcher, logical_topic: str) -> Callable[[Any], Any]:
     """A Faust agent body that hands each message to the dispatcher, in order."""
 
     async def agent(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
             raw = RawMessage(
-                topic=message.topic,
+                topic=logical_topic,
                 key=message.key,
                 value=message.value if message.value is not None else b"",
                 partition=message.partition,

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+from services.core.bus import InMemoryBus
+from services.core.bus.base import DictStateStore
+from services.core.events import Anomaly, MetricPoint
+from services.core.topics import ANOMALIES
+from services.detect.detectors import RobustZScore
+from services.detect.monitor import MetricsMonitor, MonitorPolicy
+from services.detect.worker import MetricsWorker
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _series(n: int, *, fault: range = range(0), seed: int = 1) -> list[MetricPoint]:
+    rng = random.Random(seed)
+    points = []
+    for i in range(n):
+        value = 100 + rng.gauss(0, 2) + (400 if i in fault else 0)
+        points.append(MetricPoint(name="latency", labels={"service": "api"}, value=value,
+                                  timestamp=START + timedelta(seconds=10 * i)))
+    return points
+
+
+def _run(monitor: MetricsMonitor, points: list[MetricPoint]) -> list[Anomaly]:
+    out: list[Anomaly] = []
+    for p in points:
+        out.extend(monitor.observe(p))
+    return out
+
+
+def _fresh_monitor() -> MetricsMonitor:
+    # These tests are about the firing/resolved state machine, so pin the simple detector.
+    return MetricsMonitor(MonitorPolicy(), detector_factory=RobustZScore)
+
+
+def test_a_fault_fires_once_and_resolves_once_after_it_ends() -> None:
+    events = _run(_fresh_monitor(), _series(300, fault=range(150, 180)))
+    assert [e.status for e in events] == ["firing", "resolved"]
+    firing, resolved = events
+    assert START + timedelta(seconds=1500) <= firing.timestamp <= START + timedelta(seconds=1530)
+    assert resolved.timestamp >= START + timedelta(seconds=1800)
+    assert firing.explanation is not None
+    assert firing.explanation.observed > firing.explanation.upper
+
+
+def test_quiet_series_raises_nothing() -> None:
+    assert _run(_fresh_monitor(), _series(500)) == []
+
+
+def test_replayed_points_are_ignored_and_ids_are_deterministic() -> None:
+    points = _series(300, fault=range(150, 180))
+    first = _run(_fresh_monitor(), points)
+    monitor = _fresh_monitor()
+    again = _run(monitor, points) + _run(monitor, points[100:])  # replay after the fact
+    assert [e.id for e in again] == [e.id for e in first]
+    assert monitor.out_of_order == 200
+
+
+def test_restored_checkpoint_continues_exactly_where_it_left_off() -> None:
+    points = _series(300, fault=range(150, 180))
+    uninterrupted = _run(_fresh_monitor(), points)
+    before = _fresh_monitor()
+    events = _run(before, points[:165])  # stop mid-fault, while the series is firing
+    key = points[0].partition_key()
+    blob = before.snapshot(key)
+    assert blob is not None
+    after = _fresh_monitor()
+    assert after.restore(key, blob)
+    events += _run(after, points[165:])
+    assert [e.id for e in events] == [e.id for e in uninterrupted]
+
+
+def test_corrupt_checkpoint_is_refused_not_fatal() -> None:
+    monitor = _fresh_monitor()
+    assert not monitor.restore("k", b"\x01garbage")
+    assert not monitor.restore("k", b"")
+    assert not monitor.knows("k")
+
+
+def test_series_beyond_the_cap_evict_the_least_recently_seen() -> None:
+    monitor = MetricsMonitor(MonitorPolicy(max_series=3), detector_factory=RobustZScore)
+    for i in range(5):
+        monitor.observe(MetricPoint(name=f"m{i}", value=1, timestamp=START))
+    assert len(monitor.series) == 3
+    assert monitor.evicted == 2
+    assert not monitor.knows("default/m0")
+
+
+def test_worker_checkpoints_and_a_new_worker_resumes_from_the_store() -> None:
+    points = _series(300, fault=range(150, 180))
+
+    async def scenario() -> list[str]:
+        store = DictStateStore()
+        statuses: list[str] = []
+        for chunk in (points[:165], points[165:]):  # a restart between the chunks
+            bus = InMemoryBus()
+            worker = MetricsWorker(_fresh_monitor(), bus, store, checkpoint_every=10)
+            for p in chunk:
+                await worker.handle(p)
+            statuses += [
+                Anomaly.model_validate_json(m.value).status for m in bus.recent(ANOMALIES.name)
+            ]
+        return statuses
+
+    assert asyncio.run(scenario()) == ["firing", "resolved"]

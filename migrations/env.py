@@ -35,11 +35,7 @@ def run_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = (
-        make_engine(_url(), poolclass=pool.NullPool)
-        if not _url().startswith("sqlite")
-        else (make_engine(_url()))
-    )
+    engine = make_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

@@ -71,6 +71,13 @@ who_listens() {
   ss -Hltnp "sport = :$1" 2>/dev/null | sed 's/^/    /' || true
 }
 
+alive() {  # process exists and is not a zombie waiting to be reaped
+  kill -0 "$1" 2>/dev/null || return 1
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ -n $st && $st != Z* ]]
+}
+
 cmdline_of() {
   if [[ -r /proc/$1/cmdline ]]; then tr '\0' ' ' <"/proc/$1/cmdline"; else ps -ww -o args= -p "$1"; fi
 }
@@ -80,12 +87,16 @@ broker_pid() {
   [[ -f $PIDFILE ]] || return 0
   local pid
   pid=$(<"$PIDFILE")
-  if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null \
+  if [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" \
      && cmdline_of "$pid" | grep -qF -- "$PROPS"; then
     echo "$pid"
   else
     rm -f "$PIDFILE"
   fi
+}
+
+running_port() {  # client port the running broker was started with
+  sed -n 's|^listeners=PLAINTEXT://127\.0\.0\.1:\([0-9]*\),.*|\1|p' "$PROPS" 2>/dev/null || true
 }
 
 serving() {  # broker fully started and listening
@@ -119,9 +130,19 @@ check_java() {
 
 pom_sum() { sha256sum "$POM" | cut -d' ' -f1; }
 
+# the marker holds the pom's sha256 on line 1, then the name of every fetched jar
 libs_complete() {
-  [[ -f $MARKER && $(<"$MARKER") == "$(pom_sum)" ]] \
-    && [[ -f $LIBS/kafka_2.13-$KAFKA_VERSION.jar ]]
+  [[ -f $MARKER ]] || return 1
+  local first=1 line
+  while IFS= read -r line; do
+    if ((first)); then
+      [[ $line == "$(pom_sum)" ]] || return 1
+      first=0
+    else
+      [[ -f $LIBS/$line ]] || return 1
+    fi
+  done <"$MARKER"
+  ((!first)) && [[ -f $LIBS/kafka_2.13-$KAFKA_VERSION.jar ]]
 }
 
 fetch_jars() {
@@ -161,7 +182,8 @@ fetch_jars() {
   rm -f "$MARKER"
   rm -rf "$LIBS"
   mv "$tmp" "$LIBS"
-  pom_sum >"$MARKER"
+  { pom_sum; (cd "$LIBS" && ls -1 -- *.jar); } >"$MARKER.tmp"
+  mv "$MARKER.tmp" "$MARKER"
   log "fetched $(find "$LIBS" -name '*.jar' | wc -l) jars"
 }
 
@@ -195,6 +217,11 @@ auto.create.topics.enable=true
 delete.topic.enable=true
 num.partitions=3
 group.initial.rebalance.delay.ms=0
+# after a restart the controller keeps the previous broker incarnation registered
+# until its session expires (default 9 s), delaying startup by that much; a shorter
+# session makes 'restart' quick. Heartbeats stay in-process (combined mode).
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
 
 # keep the disk footprint small
 log.retention.hours=24
@@ -204,17 +231,20 @@ log.retention.check.interval.ms=60000
 EOF
 }
 
+check_format_ports() {
+  # the controller's own address is baked into the formatted voter set
+  [[ -f $DATA/meta.properties && -f $FORMAT_INFO ]] || return 0
+  local fport
+  fport=$(sed -n 's/^controller_port=//p' "$FORMAT_INFO")
+  if [[ -n $fport && $fport != "$CPORT" ]]; then
+    die "data in $DATA was formatted for controller port $fport, not $CPORT; \
+run '$0 reset' (deletes the data) or set VIGIL_KAFKA_CONTROLLER_PORT=$fport"
+  fi
+}
+
 format_storage() {
   if [[ -f $DATA/meta.properties ]]; then
-    # the controller's own address is baked into the formatted voter set
-    if [[ -f $FORMAT_INFO ]]; then
-      local fport
-      fport=$(sed -n 's/^controller_port=//p' "$FORMAT_INFO")
-      if [[ -n $fport && $fport != "$CPORT" ]]; then
-        die "data in $DATA was formatted for controller port $fport, not $CPORT; \
-run '$0 reset' (deletes the data) or set VIGIL_KAFKA_CONTROLLER_PORT=$fport"
-      fi
-    fi
+    check_format_ports
     return 0
   fi
   local cid out
@@ -232,7 +262,7 @@ run '$0 reset' (deletes the data) or set VIGIL_KAFKA_CONTROLLER_PORT=$fport"
 wait_ready() {
   local pid=$1 deadline=$((SECONDS + WAIT))
   while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       rm -f "$PIDFILE"
       print_log_tail
       die "broker process $pid exited during startup"
@@ -243,8 +273,9 @@ wait_ready() {
     sleep 0.5
   done
   print_log_tail
-  die "broker (pid $pid) not serving on 127.0.0.1:$PORT after ${WAIT}s; it is left running \
-(inspect, then '$0 down')"
+  log "broker (pid $pid) not serving on 127.0.0.1:$PORT after ${WAIT}s; stopping it"
+  stop_pid "$pid"
+  die "kafka did not come up within ${WAIT}s (VIGIL_KAFKA_WAIT); see the log above and $LOG"
 }
 
 # --- commands ----------------------------------------------------------------
@@ -254,6 +285,12 @@ cmd_up() {
   local pid
   pid=$(broker_pid)
   if [[ -n $pid ]]; then
+    local rport
+    rport=$(running_port)
+    if [[ -n $rport && $rport != "$PORT" ]]; then
+      die "our broker (pid $pid) is already running on port $rport, not $PORT; \
+run '$0 down' first or set VIGIL_KAFKA_PORT=$rport"
+    fi
     if serving; then
       log "already running (pid $pid), bootstrap 127.0.0.1:$PORT"
       return 0
@@ -290,9 +327,12 @@ cmd_up() {
   # setsid + nohup: own session, survives the calling shell; `exec` keeps the pid
   # written by the inner bash equal to the java pid. fd 9 (our lock) is closed.
   # shellcheck disable=SC2016  # $$ and $@ belong to the inner bash
-  (cd "$STATE" && setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
-      "$JAVA" "${jvm[@]}" -cp "$LIBS/*" kafka.Kafka "$PROPS" \
-      </dev/null >>"$LOG" 2>&1 9>&- &)
+  (
+    exec 9>&-
+    cd "$STATE"
+    setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
+      "$JAVA" "${jvm[@]}" -cp "$LIBS/*" kafka.Kafka "$PROPS" </dev/null >>"$LOG" 2>&1 &
+  )
   local i
   for ((i = 0; i < 50; i++)); do
     [[ -s $PIDFILE ]] && break
@@ -305,6 +345,21 @@ cmd_up() {
   log "up (pid $pid), bootstrap 127.0.0.1:$PORT, log $LOG"
 }
 
+stop_pid() {  # SIGTERM, wait up to STOP_WAIT, then SIGKILL
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_WAIT))
+  while alive "$pid" && ((SECONDS < deadline)); do
+    sleep 0.2
+  done
+  if alive "$pid"; then
+    log "still alive after ${STOP_WAIT}s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while alive "$pid"; do sleep 0.1; done
+  fi
+  rm -f "$PIDFILE"
+}
+
 cmd_down() {
   take_lock
   local pid
@@ -314,17 +369,7 @@ cmd_down() {
     return 0
   fi
   log "stopping broker pid $pid (SIGTERM, up to ${STOP_WAIT}s)"
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + STOP_WAIT))
-  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "still alive after ${STOP_WAIT}s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  fi
-  rm -f "$PIDFILE"
+  stop_pid "$pid"
   log "stopped"
 }
 
@@ -335,7 +380,7 @@ cmd_status() {
     echo "kafka: running (pid $pid), bootstrap 127.0.0.1:$PORT"
     return 0
   elif [[ -n $pid ]]; then
-    echo "kafka: starting or unhealthy (pid $pid, not serving on 127.0.0.1:$PORT)"
+    echo "kafka: running (pid $pid) on port $(running_port) but not serving on 127.0.0.1:$PORT (starting, unhealthy, or other port)"
     return 1
   fi
   echo "kafka: stopped"
@@ -358,7 +403,7 @@ main() {
   case $1 in
     up) cmd_up ;;
     down) cmd_down ;;
-    restart) cmd_down; cmd_up ;;
+    restart) check_format_ports; cmd_down; cmd_up ;;
     status) cmd_status ;;
     logs) cmd_logs ;;
     reset) cmd_reset ;;

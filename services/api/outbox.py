@@ -71,6 +71,9 @@ class OutboxRelay:
             except RetryableError as exc:
                 log.warning("outbox relay will retry: %s", exc)
                 sent = 0
+            except Exception:  # noqa: BLE001 - e.g. the database is down; never stop relaying
+                log.exception("outbox relay failed; will retry")
+                sent = 0
             if sent < self.batch:
                 self._wake.clear()
                 try:

@@ -24,7 +24,8 @@ def client(sqlite_url: str) -> Iterator[TestClient]:
                 policy=CorrelationPolicy(),
             )
         service.record_anomaly(
-            session=session, anomaly=anomaly("resolved", service="svc0", series="s0", minute=30),
+            session=session,
+            anomaly=anomaly("resolved", service="svc0", series="s0", minute=30),
             policy=CorrelationPolicy(),
         )
     with TestClient(create_app(factory)) as test_client:

@@ -35,15 +35,20 @@ def test_non_finite_values_are_rejected() -> None:
 
 def test_anomalies_are_keyed_by_service_for_correlation() -> None:
     anomaly = Anomaly(
-        status="firing", series="s", metric="m", service="checkout",
-        timestamp=datetime.now(UTC), score=0.9,
+        status="firing",
+        series="s",
+        metric="m",
+        service="checkout",
+        timestamp=datetime.now(UTC),
+        score=0.9,
     )
     assert anomaly.partition_key() == "default/checkout"
 
 
 def test_events_round_trip_through_json_with_their_schema_version() -> None:
-    point = MetricPoint(name="cpu", labels={"service": "a"}, value=0.5,
-                        timestamp=datetime(2026, 1, 1, tzinfo=UTC))
+    point = MetricPoint(
+        name="cpu", labels={"service": "a"}, value=0.5, timestamp=datetime(2026, 1, 1, tzinfo=UTC)
+    )
     again = MetricPoint.model_validate_json(point.model_dump_json())
     assert again == point
     assert again.schema_version == 1

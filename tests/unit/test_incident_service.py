@@ -51,9 +51,17 @@ def test_burst_of_anomalies_on_one_service_makes_one_incident(
 def test_redelivered_anomaly_changes_nothing(factory: sessionmaker[Session]) -> None:
     first = anomaly(series="a")
     assert len(_record(factory, first)) == 1
-    before = (_count(factory, Signal), _count(factory, TimelineEntry), _count(factory, OutboxMessage))
+    before = (
+        _count(factory, Signal),
+        _count(factory, TimelineEntry),
+        _count(factory, OutboxMessage),
+    )
     assert _record(factory, first) == []
-    after = (_count(factory, Signal), _count(factory, TimelineEntry), _count(factory, OutboxMessage))
+    after = (
+        _count(factory, Signal),
+        _count(factory, TimelineEntry),
+        _count(factory, OutboxMessage),
+    )
     assert before == after
     assert _count(factory, Incident) == 1
 

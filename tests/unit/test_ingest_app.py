@@ -14,8 +14,12 @@ from services.core.topics import TELEMETRY_METRICS, Topic
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 
-POINT = {"name": "cpu", "labels": {"service": "api"}, "value": 0.5,
-         "timestamp": "2026-01-01T00:00:00Z"}
+POINT = {
+    "name": "cpu",
+    "labels": {"service": "api"},
+    "value": 0.5,
+    "timestamp": "2026-01-01T00:00:00Z",
+}
 
 
 class DownBus(InMemoryBus):
@@ -25,8 +29,9 @@ class DownBus(InMemoryBus):
         raise RetryableError("broker unreachable")
 
 
-def _post(bus: InMemoryBus, *, settings: IngestSettings | None = None,
-          **kwargs: Any) -> httpx.Response:
+def _post(
+    bus: InMemoryBus, *, settings: IngestSettings | None = None, **kwargs: Any
+) -> httpx.Response:
     app = create_app(settings or IngestSettings(), bus)
 
     async def go() -> httpx.Response:
@@ -42,7 +47,9 @@ def test_valid_batch_is_published_and_counted() -> None:
     response = _post(bus, json={"points": [POINT, {**POINT, "value": 0.7}]})
     assert response.status_code == 200
     assert response.json() == {"accepted": 2}
-    published = [MetricPoint.model_validate_json(m.value) for m in bus.recent(TELEMETRY_METRICS.name)]
+    published = [
+        MetricPoint.model_validate_json(m.value) for m in bus.recent(TELEMETRY_METRICS.name)
+    ]
     assert [p.value for p in published] == [0.5, 0.7]
     assert published[0].labels == {"service": "api"}
 

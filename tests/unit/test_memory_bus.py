@@ -11,8 +11,9 @@ from services.core.topics import TELEMETRY_METRICS
 
 
 def _point(value: float) -> MetricPoint:
-    return MetricPoint(name="cpu", labels={"service": "a"}, value=value,
-                       timestamp=datetime.now(UTC))
+    return MetricPoint(
+        name="cpu", labels={"service": "a"}, value=value, timestamp=datetime.now(UTC)
+    )
 
 
 def test_poison_message_goes_to_dlq_with_reason_and_consumer_carries_on() -> None:
@@ -103,6 +104,7 @@ def test_every_group_gets_every_message() -> None:
         def counter(group: str):  # type: ignore[no-untyped-def]
             async def handle(event: Event) -> None:
                 counts[group] += 1
+
             return handle
 
         bus.subscribe(TELEMETRY_METRICS, counter("a"), group="a")

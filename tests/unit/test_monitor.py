@@ -20,8 +20,14 @@ def _series(n: int, *, fault: range = range(0), seed: int = 1) -> list[MetricPoi
     points = []
     for i in range(n):
         value = 100 + rng.gauss(0, 2) + (400 if i in fault else 0)
-        points.append(MetricPoint(name="latency", labels={"service": "api"}, value=value,
-                                  timestamp=START + timedelta(seconds=10 * i)))
+        points.append(
+            MetricPoint(
+                name="latency",
+                labels={"service": "api"},
+                value=value,
+                timestamp=START + timedelta(seconds=10 * i),
+            )
+        )
     return points
 
 

@@ -106,6 +106,8 @@ class KafkaBus(Bus):
         self._app: Any = None
         self.dispatchers: list[Dispatcher] = []
         self._stores: list[_FaustTableStore] = []
+        self._reachable = False
+        self._probe: asyncio.Task[None] | None = None
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -225,9 +227,37 @@ class KafkaBus(Bus):
         if self._subs:
             self._app = self._make_app()
             await self._app.start()
+        self._reachable = True
+        self._probe = asyncio.create_task(self._probe_broker(), name="kafka-probe")
+
+    async def _probe_broker(self, interval_s: float = 5.0) -> None:
+        """Keep `ready()` current by asking the cluster for its metadata now and then."""
+        from kafka.admin import KafkaAdminClient
+
+        loop = asyncio.get_running_loop()
+
+        def describe() -> bool:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self._servers,
+                client_id=f"{self._client_id}-probe",
+                request_timeout_ms=5_000,
+            )
+            try:
+                return bool(admin.describe_cluster().get("brokers"))
+            finally:
+                admin.close()
+
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                self._reachable = await loop.run_in_executor(None, describe)
+            except Exception as exc:  # noqa: BLE001 - unreachable is an answer, not a crash
+                if self._reachable:
+                    log.warning("Kafka unreachable: %s", exc)
+                self._reachable = False
 
     def ready(self) -> bool:
-        return self._producer is not None and bool(self._producer.bootstrap_connected())
+        return self._producer is not None and self._reachable
 
     async def wait_assigned(self, timeout: float = 60.0) -> None:
         """Wait until the consumer has joined its group and owns partitions."""
@@ -238,6 +268,9 @@ class KafkaBus(Bus):
                 await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
         if self._app is not None:
             # Faust stops the agents, then commits what they acknowledged.
             await self._app.stop()

@@ -38,8 +38,7 @@ def read_all(bootstrap: str, topic: str, *, timeout_s: float = 10.0) -> list[Any
 def group_lag(bootstrap: str, group: str, topic: str) -> int | None:
     """Messages of `topic` not yet committed by `group` (None if the group committed nothing)."""
     # A consumer that never subscribes only reads the group's committed offsets; it does not join.
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                             enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in partitions]

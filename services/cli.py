@@ -14,13 +14,16 @@ from services.core.errors import ConfigurationError
 
 def _cmd_up(args: argparse.Namespace) -> int:
     from services.core.logs import configure_logging
-    from services.core.runtime import stop_on_signals
+    from services.core.runtime import ensure_port_free, stop_on_signals
     from services.embedded import EmbeddedStack
 
     configure_logging("INFO")
 
     async def main() -> None:
         stack = EmbeddedStack.build(args.database_url)
+        api_settings, ingest_settings = stack.api.settings, stack.ingest_settings
+        ensure_port_free(api_settings.api_host, api_settings.api_port, "the API")
+        ensure_port_free(ingest_settings.ingest_host, ingest_settings.ingest_port, "ingest")
         stop = asyncio.Event()
         stop_on_signals(stop)
         await stack.start()

@@ -11,7 +11,7 @@ import migrations
 from services.api.service import ApiService, build_api
 from services.api.settings import ApiSettings
 from services.core.bus import InMemoryBus
-from services.core.runtime import http_server
+from services.core.runtime import ensure_port_free, http_server
 from services.detect.service import build_detect
 from services.detect.settings import DetectSettings
 from services.detect.worker import MetricsWorker
@@ -61,6 +61,10 @@ class EmbeddedStack:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Serve the API (and console) and ingest over HTTP until `stop` is set."""
+        ensure_port_free(self.api.settings.api_host, self.api.settings.api_port, "the API")
+        ensure_port_free(
+            self.ingest_settings.ingest_host, self.ingest_settings.ingest_port, "ingest"
+        )
         api_server = http_server(
             self.api.app, self.api.settings.api_host, self.api.settings.api_port
         )

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from services.core.bus.kafka import KafkaBus
 from services.core.errors import RetryableError
 from services.core.logs import configure_logging
-from services.core.runtime import http_server, stop_on_signals
+from services.core.runtime import ensure_port_free, http_server, stop_on_signals
 from services.core.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ async def _start_bus(bus: KafkaBus, stop: asyncio.Event) -> bool:
 
 
 async def _serve_until(stop: asyncio.Event, app: object, host: str, port: int) -> None:
+    ensure_port_free(host, port, "HTTP")
     server = http_server(app, host, port)
     task = asyncio.create_task(server.serve())
     waiter = asyncio.create_task(stop.wait())

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+
+from services.core.errors import ConfigurationError
 
 
 class _Server(uvicorn.Server):
@@ -16,6 +19,19 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Fail clearly, before starting anything, if the port is taken."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen for {what} on {host}:{port} ({exc.strerror}); "
+                "is another instance running? Choose another port with the settings."
+            ) from exc
 
 
 def http_server(app: Any, host: str, port: int) -> _Server:

@@ -9,12 +9,12 @@ all events of one series (or one service, or one incident) land on one partition
 from __future__ import annotations
 
 import hashlib
-import uuid
+import os
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 def utcnow() -> datetime:
@@ -23,8 +23,8 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    """A random event id (hex uuid4)."""
-    return uuid.uuid4().hex
+    """A random 128-bit event id, as 32 hex characters."""
+    return os.urandom(16).hex()
 
 
 def stable_id(*parts: object) -> str:
@@ -41,6 +41,14 @@ def series_key(name: str, labels: dict[str, str]) -> str:
     return f"{name}{{{inner}}}"
 
 
+def _as_utc(value: datetime) -> datetime:
+    # Naive datetimes are taken as UTC so that every service compares like with like.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
 class Event(BaseModel):
     """Base of every bus message."""
 
@@ -52,14 +60,6 @@ class Event(BaseModel):
     def partition_key(self) -> str:
         """Key used to pick the partition; subclasses group related events."""
         return self.id
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _utc_datetimes(cls, value: Any) -> Any:
-        # Naive datetimes are taken as UTC so that every service compares like with like.
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
 
 
 class Severity(StrEnum):
@@ -78,7 +78,7 @@ class MetricPoint(Event):
     name: str = Field(min_length=1, max_length=256)
     labels: dict[str, str] = Field(default_factory=dict)
     value: float = Field(allow_inf_nan=False)
-    timestamp: datetime
+    timestamp: UtcDateTime
     tenant: str = "default"
 
     @property
@@ -96,7 +96,7 @@ class MetricPoint(Event):
 class LogRecord(Event):
     """One log line, with the service that wrote it."""
 
-    timestamp: datetime
+    timestamp: UtcDateTime
     service: str = "unknown"
     severity: Severity = Severity.INFO
     body: str
@@ -117,7 +117,7 @@ class Span(Event):
     parent_span_id: str | None = None
     service: str
     operation: str
-    start: datetime
+    start: UtcDateTime
     duration_ms: float = Field(ge=0, allow_inf_nan=False)
     error: bool = False
     attributes: dict[str, str] = Field(default_factory=dict)
@@ -137,8 +137,8 @@ class ExternalAlert(Event):
     service: str = "unknown"
     summary: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
-    starts_at: datetime
-    ends_at: datetime | None = None
+    starts_at: UtcDateTime
+    ends_at: UtcDateTime | None = None
     tenant: str = "default"
 
     def partition_key(self) -> str:
@@ -169,7 +169,7 @@ class Anomaly(Event):
     metric: str
     service: str
     labels: dict[str, str] = Field(default_factory=dict)
-    timestamp: datetime
+    timestamp: UtcDateTime
     score: float = Field(ge=0, le=1, allow_inf_nan=False)
     severity: Severity = Severity.WARNING
     kind: str = "metric"
@@ -189,7 +189,7 @@ class Prediction(Event):
     kind: str
     probability: float = Field(ge=0, le=1)
     lead_time_s: float | None = None
-    timestamp: datetime
+    timestamp: UtcDateTime
     detail: dict[str, Any] = Field(default_factory=dict)
     tenant: str = "default"
 
@@ -225,9 +225,9 @@ class IncidentEvent(Event):
     service: str
     severity: Severity
     status: IncidentStatus
-    opened_at: datetime
-    resolved_at: datetime | None = None
-    at: datetime = Field(default_factory=utcnow)
+    opened_at: UtcDateTime
+    resolved_at: UtcDateTime | None = None
+    at: UtcDateTime = Field(default_factory=utcnow)
     tenant: str = "default"
 
     def partition_key(self) -> str:
@@ -272,7 +272,7 @@ class RemediationResult(Event):
     incident_id: str
     status: Literal["succeeded", "failed", "rejected"]
     detail: str = ""
-    finished_at: datetime = Field(default_factory=utcnow)
+    finished_at: UtcDateTime = Field(default_factory=utcnow)
 
     def partition_key(self) -> str:
         return self.incident_id
@@ -296,7 +296,7 @@ class Feedback(Event):
     author: str
     comment: str = ""
     series: list[str] = Field(default_factory=list)
-    at: datetime = Field(default_factory=utcnow)
+    at: UtcDateTime = Field(default_factory=utcnow)
 
     def partition_key(self) -> str:
         return self.incident_id
@@ -340,4 +340,4 @@ class DeadLetter(BaseModel):
     key: str | None = None
     payload: str
     reason: str
-    failed_at: datetime = Field(default_factory=utcnow)
+    failed_at: UtcDateTime = Field(default_factory=utcnow)

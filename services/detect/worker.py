@@ -40,7 +40,16 @@ class MetricsWorker:
         store = bus.state_store("detect-series", partitioned_like=TELEMETRY_METRICS)
         worker = cls(monitor, bus, store, checkpoint_every=checkpoint_every)
         bus.subscribe(TELEMETRY_METRICS, worker.handle, group=group)
+        bus.on_partitions_revoked(worker.forget)
         return worker
+
+    def forget(self) -> None:
+        """Drop in-memory series state; each series reloads from the store on its next point.
+
+        Called when partitions move: another worker may own (and advance) those series now,
+        and if they come back, the store has the newer state.
+        """
+        self.monitor.series.clear()
 
     async def handle(self, event: Event) -> None:
         """Process one metric point."""

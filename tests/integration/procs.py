@@ -23,10 +23,12 @@ def free_port() -> int:
 class ServiceProcess:
     """One `vigil run SERVICE` process with its own environment and log file."""
 
-    def __init__(self, service: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, service: str, env: dict[str, str], log_dir: Path, *, label: str | None = None
+    ) -> None:
         self.service = service
         self.env = {**os.environ, **env}
-        self.log_path = log_dir / f"{service}.log"
+        self.log_path = log_dir / f"{label or service}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 

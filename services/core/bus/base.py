@@ -211,6 +211,14 @@ class Bus(ABC):
         """Whether the bus is connected and able to accept messages."""
         return True
 
+    def on_partitions_revoked(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever this consumer loses partitions (before others take them).
+
+        Consumers keeping per-key state in memory drop it there and reload it from their
+        state store, which the new owner keeps current. The in-memory bus never rebalances.
+        """
+        del callback  # nothing moves on a single-process bus
+
     async def send_dead_letter(self, dlq_topic: str, letter: DeadLetter) -> None:
         """Publish a dead letter to `<topic>.dlq`."""
         await self.publish_raw(

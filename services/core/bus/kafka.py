@@ -108,6 +108,8 @@ class KafkaBus(Bus):
         self._stores: list[_FaustTableStore] = []
         self._reachable = False
         self._probe: asyncio.Task[None] | None = None
+        self._revoked_callbacks: list[Callable[[], None]] = []
+        self.assigned: set[Any] = set()
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -185,7 +187,7 @@ class KafkaBus(Bus):
 
         if self._group is None:
             raise ConfigurationError("a consuming KafkaBus needs a consumer group")
-        app = faust.App(
+        app: Any = faust.App(
             self._prefix + self._group,
             broker=[f"kafka://{s}" for s in self._servers],
             key_serializer="raw",
@@ -204,6 +206,19 @@ class KafkaBus(Bus):
         )
         for store in self._stores:
             store.bind(app)
+
+        async def revoked(_sender: Any, revoked: Any, **_: Any) -> None:
+            if revoked:
+                log.info("partitions revoked: %s", _describe(revoked))
+                for callback in self._revoked_callbacks:
+                    callback()
+
+        async def assigned(_sender: Any, assigned: Any, **_: Any) -> None:
+            self.assigned = set(assigned)
+            log.info("partitions assigned: %s", _describe(assigned))
+
+        app.on_partitions_revoked.connect(revoked)
+        app.on_partitions_assigned.connect(assigned)
         for sub in self._subs:
             channel = app.topic(self._prefix + sub.topic.name, key_type=bytes, value_type=bytes)
             agent = _agent_for(sub.dispatcher, sub.topic.name)
@@ -259,6 +274,9 @@ class KafkaBus(Bus):
     def ready(self) -> bool:
         return self._producer is not None and self._reachable
 
+    def on_partitions_revoked(self, callback: Callable[[], None]) -> None:
+        self._revoked_callbacks.append(callback)
+
     async def wait_assigned(self, timeout: float = 60.0) -> None:
         """Wait until the consumer has joined its group and owns partitions."""
         if self._app is None:
@@ -299,6 +317,14 @@ class _FaustTableStore:
 
     def put(self, key: str, value: bytes) -> None:
         self._table[key.encode()] = value
+
+
+def _describe(partitions: Any) -> str:
+    """`topic[0,3,5] other[1]` for a set of Faust TPs, for logs."""
+    by_topic: dict[str, list[int]] = {}
+    for tp in partitions:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return " ".join(f"{t}{sorted(p)}" for t, p in sorted(by_topic.items())) or "none"
 
 
 def _close_producer(producer: Any) -> None:

@@ -25,3 +25,11 @@ class NotFound(VigilError):
 
 class Conflict(VigilError):
     """The request conflicts with the entity's current state."""
+
+
+class Unauthorized(VigilError):
+    """No credentials, or credentials that identify nobody (missing, unknown or revoked key)."""
+
+
+class Forbidden(VigilError):
+    """The caller is known but its role does not allow this action."""

@@ -214,10 +214,16 @@ class IncidentEventType(StrEnum):
     MITIGATING = "mitigating"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    ASSIGNED = "assigned"
+    COMMENTED = "commented"
 
 
 class IncidentEvent(Event):
-    """A change to an incident, published after it is stored."""
+    """A change to an incident, published after it is stored.
+
+    `silenced` is true while every firing signal of the incident matched a silence or a
+    maintenance window: the change is recorded and streamed, but must not be notified.
+    """
 
     type: IncidentEventType
     incident_id: str
@@ -229,6 +235,10 @@ class IncidentEvent(Event):
     resolved_at: UtcDateTime | None = None
     at: UtcDateTime = Field(default_factory=utcnow)
     tenant: str = "default"
+    services: list[str] = Field(default_factory=list)
+    assignee: str | None = None
+    silenced: bool = False
+    actor: str = ""
 
     def partition_key(self) -> str:
         return self.incident_id

@@ -19,15 +19,18 @@ class Topic:
     schema: type[events.Event]
     partitions: int = 6
     compacted: bool = False
+    # A message may carry a JSON array of events that share its partition (high-volume
+    # telemetry); consumers still see one event at a time. See docs/architecture.md.
+    batched: bool = False
 
     @property
     def dlq(self) -> str:
         return f"{self.name}.dlq"
 
 
-TELEMETRY_METRICS = Topic("telemetry.metrics", events.MetricPoint, partitions=12)
-TELEMETRY_LOGS = Topic("telemetry.logs", events.LogRecord, partitions=6)
-TELEMETRY_TRACES = Topic("telemetry.traces", events.Span, partitions=6)
+TELEMETRY_METRICS = Topic("telemetry.metrics", events.MetricPoint, partitions=12, batched=True)
+TELEMETRY_LOGS = Topic("telemetry.logs", events.LogRecord, partitions=6, batched=True)
+TELEMETRY_TRACES = Topic("telemetry.traces", events.Span, partitions=6, batched=True)
 ALERTS_EXTERNAL = Topic("alerts.external", events.ExternalAlert, partitions=3)
 ANOMALIES = Topic("anomalies", events.Anomaly, partitions=6)
 PREDICTIONS = Topic("predictions", events.Prediction, partitions=3)

@@ -67,4 +67,7 @@ class MetricsWorker:
             if snapshot is not None:
                 self.store.put(key, snapshot)
         if anomalies:
+            # A firing/resolved transition must survive a crash: otherwise the next owner of
+            # the series would not know it fired and could never resolve it.
+            await self.store.flush()
             await self.bus.publish(ANOMALIES, anomalies)

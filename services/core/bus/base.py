@@ -20,9 +20,10 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from functools import cache
+from typing import Any, Protocol
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.core.errors import InvalidMessage, RetryableError
 from services.core.events import DeadLetter, Event
@@ -31,6 +32,7 @@ from services.core.topics import Topic
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Event]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,31 @@ def decode(topic: Topic, raw: RawMessage) -> Event:
             for err in exc.errors()[:5]
         )
         raise InvalidMessage(f"not a valid {topic.schema.__name__}: {problems}") from exc
+
+
+@cache
+def _list_of(schema: type[Event]) -> TypeAdapter[Any]:
+    return TypeAdapter(list[schema])  # type: ignore[valid-type]
+
+
+def encode_batch(topic: Topic, events: Sequence[Event]) -> bytes:
+    """Serialise several events of one partition as one message (a JSON array)."""
+    return bytes(_list_of(topic.schema).dump_json(list(events)))
+
+
+def decode_all(topic: Topic, raw: RawMessage) -> list[Event]:
+    """The events a message carries: one, or a JSON array of them on a batched topic."""
+    if not (topic.batched and raw.value.lstrip()[:1] == b"["):
+        return [decode(topic, raw)]
+    try:
+        events: list[Event] = _list_of(topic.schema).validate_json(raw.value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise InvalidMessage(f"not a valid batch of {topic.schema.__name__}: {problems}") from exc
+    return events
 
 
 def dead_letter_for(raw: RawMessage, reason: str) -> DeadLetter:
@@ -113,12 +140,26 @@ class Dispatcher:
         self.retries = 0
 
     async def dispatch(self, raw: RawMessage) -> None:
-        """Handle one message; returns once it is done with (handled or dead-lettered)."""
+        """Handle one message; returns once it is done with (handled or dead-lettered).
+
+        A batched message is handled event by event; an event whose handler fails for good is
+        dead-lettered alone and the others still run.
+        """
         try:
-            event = decode(self.topic, raw)
+            events = decode_all(self.topic, raw)
         except InvalidMessage as exc:
             await self._to_dlq(raw, str(exc))
             return
+        if len(events) == 1:
+            await self._handle(raw, events[0])
+            return
+        for event in events:
+            alone = RawMessage(
+                raw.topic, encode_key(event), encode(event), raw.partition, raw.offset
+            )
+            await self._handle(alone, event)
+
+    async def _handle(self, raw: RawMessage, event: Event) -> None:
         attempt = 0
         while True:
             try:
@@ -147,6 +188,82 @@ class Dispatcher:
         await self.dead_letter(f"{raw.topic}.dlq", dead_letter_for(raw, reason))
 
 
+class BatchDispatcher:
+    """Like `Dispatcher`, for handlers that take several messages at once (one transaction).
+
+    The batch is done with only when this returns, so an adapter acknowledges every message of
+    it afterwards. If the handler fails with a non-retryable error, the messages are handled
+    one by one so that only the bad one goes to the DLQ.
+    """
+
+    def __init__(
+        self,
+        topic: Topic,
+        handler: BatchHandler,
+        dead_letter: Callable[[str, DeadLetter], Awaitable[None]],
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.topic = topic
+        self.handler = handler
+        self.dead_letter = dead_letter
+        self.retry = retry or RetryPolicy()
+        self.handled = 0
+        self.dead_lettered = 0
+        self.retries = 0
+
+    async def dispatch(self, raws: Sequence[RawMessage]) -> None:
+        """Handle a batch of messages; returns once every one of them is done with."""
+        parsed: list[tuple[RawMessage, Event]] = []
+        for raw in raws:
+            try:
+                parsed.extend((raw, event) for event in decode_all(self.topic, raw))
+            except InvalidMessage as exc:
+                await self._to_dlq(raw, str(exc))
+        if not parsed:
+            return
+        try:
+            await self._with_retries([event for _, event in parsed])
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - isolate the bad message instead of losing the batch
+            if len(parsed) == 1:
+                raw = parsed[0][0]
+                log.exception("handler failed on %s; sending to DLQ", self.topic.name)
+                await self._to_dlq(raw, "handler error (see logs)")
+                return
+            for raw, event in parsed:
+                try:
+                    await self._with_retries([event])
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("handler failed on %s; sending to DLQ", self.topic.name)
+                    await self._to_dlq(raw, f"handler error: {type(exc).__name__}: {exc}")
+            return
+
+    async def _with_retries(self, events: list[Event]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self.handler(events)
+            except RetryableError as exc:
+                self.retries += 1
+                delay = self.retry.delay(attempt)
+                log.warning(
+                    "transient failure on %s, retrying in %.1fs: %s", self.topic.name, delay, exc
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            self.handled += len(events)
+            return
+
+    async def _to_dlq(self, raw: RawMessage, reason: str) -> None:
+        self.dead_lettered += 1
+        log.warning("dead-lettering message from %s: %s", raw.topic, reason)
+        await self.dead_letter(f"{raw.topic}.dlq", dead_letter_for(raw, reason))
+
+
 class StateStore(Protocol):
     """Durable key/value state owned by a consumer, partitioned like one of its input topics."""
 
@@ -155,7 +272,11 @@ class StateStore(Protocol):
         ...
 
     def put(self, key: str, value: bytes) -> None:
-        """Store a value (durable before the input that produced it is committed)."""
+        """Store a value; it becomes durable soon, or at the latest on `flush()`."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait until every value put so far is durable."""
         ...
 
 
@@ -170,6 +291,9 @@ class DictStateStore:
 
     def put(self, key: str, value: bytes) -> None:
         self.data[key] = value
+
+    async def flush(self) -> None:
+        return None
 
 
 class Bus(ABC):
@@ -190,6 +314,27 @@ class Bus(ABC):
     @abstractmethod
     def subscribe(self, topic: Topic, handler: Handler, *, group: str) -> None:
         """Run `handler` for every message of `topic` delivered to consumer group `group`."""
+
+    def subscribe_batch(
+        self,
+        topic: Topic,
+        handler: BatchHandler,
+        *,
+        group: str,
+        max_batch: int = 500,
+        max_wait_s: float = 0.05,
+    ) -> None:
+        """Run `handler` on batches of up to `max_batch` messages of `topic`.
+
+        Messages are acknowledged only after the handler returned for their batch. This default
+        hands over one message at a time; adapters override it to batch for real.
+        """
+        del max_batch, max_wait_s
+
+        async def one(event: Event) -> None:
+            await handler([event])
+
+        self.subscribe(topic, one, group=group)
 
     @abstractmethod
     def state_store(self, name: str, *, partitioned_like: Topic) -> StateStore:

@@ -4,6 +4,11 @@ Producing: one idempotent kafka-python producer (acks=all); `publish` returns on
 broker acknowledged every message, so callers (ingest, consumers that emit) can acknowledge
 their own input safely.
 
+Batched topics (high-volume telemetry, `Topic.batched`): when `batch_max_events` > 1, the
+events of one `publish` are grouped by the partition their key hashes to (murmur2, exactly as
+the default partitioner would) and sent as JSON arrays, one message per group and chunk. Every
+event of a series still lands on the series' partition; consumers see one event at a time.
+
 Consuming: each subscription becomes a Faust agent. Faust acknowledges a message when the
 agent moves on to the next one and commits acknowledged offsets periodically, so a message is
 committed only after its handler finished: a crash replays, never skips (at-least-once).
@@ -19,25 +24,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.core.bus.base import (
+    BatchDispatcher,
+    BatchHandler,
     Bus,
     Dispatcher,
     Handler,
     RawMessage,
     StateStore,
     encode,
+    encode_batch,
     encode_key,
 )
+from services.core.bus.partitioning import KeyPartitioner
 from services.core.errors import ConfigurationError, RetryableError
 from services.core.events import Event
 from services.core.topics import ALL_TOPICS, Topic
 
 log = logging.getLogger(__name__)
 
+# (topic, key, value, partition or None for the default partitioner)
+_Record = tuple[str, bytes | None, bytes, int | None]
+
 
 @dataclass
 class _Subscription:
     topic: Topic
-    dispatcher: Dispatcher
+    dispatcher: Dispatcher | BatchDispatcher
+    max_batch: int = 1
+    max_wait_s: float = 0.0
 
 
 def ensure_topics(
@@ -92,8 +106,14 @@ class KafkaBus(Bus):
         commit_interval_s: float = 1.0,
         create_topics: bool = True,
         topic_prefix: str = "",
+        batch_max_events: int = 1,
+        batch_max_bytes: int = 512 * 1024,
     ) -> None:
         self._servers = servers
+        self._batch_max_events = max(1, batch_max_events)
+        self._batch_max_bytes = batch_max_bytes
+        self._partitioner = KeyPartitioner()
+        self._partition_counts: dict[str, int] = {}
         self._client_id = client_id
         self._group = group
         self._compression = compression
@@ -104,7 +124,7 @@ class KafkaBus(Bus):
         self._subs: list[_Subscription] = []
         self._producer: Any = None
         self._app: Any = None
-        self.dispatchers: list[Dispatcher] = []
+        self.dispatchers: list[Dispatcher | BatchDispatcher] = []
         self._stores: list[_FaustTableStore] = []
         self._reachable = False
         self._probe: asyncio.Task[None] | None = None
@@ -131,15 +151,68 @@ class KafkaBus(Bus):
         )
 
     async def publish(self, topic: Topic, events: Sequence[Event]) -> None:
-        if events:
-            name = self._prefix + topic.name
-            await self._send([(name, encode_key(e), encode(e)) for e in events])
+        if not events:
+            return
+        name = self._prefix + topic.name
+        if topic.batched and self._batch_max_events > 1 and len(events) > 1:
+            await self._send(await self._batched(topic, name, events))
+        else:
+            await self._send([(name, encode_key(e), encode(e), None) for e in events])
 
     async def publish_records(self, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
         if records:
-            await self._send([(self._prefix + topic, key, value) for topic, key, value in records])
+            await self._send(
+                [(self._prefix + topic, key, value, None) for topic, key, value in records]
+            )
 
-    async def _send(self, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
+    async def _batched(self, topic: Topic, name: str, events: Sequence[Event]) -> list[_Record]:
+        """One message per partition and chunk; the key is the first event's key."""
+        partitions = self._partition_counts.get(name)
+        if partitions is None:
+            partitions = await self._count_partitions(name)
+        groups: dict[int, tuple[bytes, list[Event]]] = {}
+        for event in events:
+            key = encode_key(event)
+            partition = self._partitioner.partition(key, partitions)
+            group = groups.get(partition)
+            if group is None:
+                groups[partition] = (key, [event])
+            else:
+                group[1].append(event)
+        records: list[_Record] = []
+        step = self._batch_max_events
+        for partition, (key, members) in groups.items():
+            for i in range(0, len(members), step):
+                for value in self._encode_chunks(topic, members[i : i + step]):
+                    records.append((name, key, value, partition))
+        return records
+
+    def _encode_chunks(self, topic: Topic, events: Sequence[Event]) -> list[bytes]:
+        """Encode events as one array, halving the chunk while it is over the byte limit."""
+        if len(events) == 1:
+            return [encode(events[0])]
+        value = encode_batch(topic, events)
+        if len(value) <= self._batch_max_bytes:
+            return [value]
+        half = len(events) // 2
+        return self._encode_chunks(topic, events[:half]) + self._encode_chunks(topic, events[half:])
+
+    async def _count_partitions(self, name: str) -> int:
+        if self._producer is None:
+            raise RuntimeError("KafkaBus.start() must be called before publishing")
+        producer = self._producer
+        loop = asyncio.get_running_loop()
+        try:
+            found = await loop.run_in_executor(None, producer.partitions_for, name)
+        except Exception as exc:
+            raise RetryableError(f"kafka metadata for {name}: {type(exc).__name__}: {exc}") from exc
+        if not found:
+            raise RetryableError(f"kafka has no partitions for {name} yet")
+        # Partitions are numbered 0..n-1; the count is fixed for the life of the process.
+        self._partition_counts[name] = len(found)
+        return len(found)
+
+    async def _send(self, records: Sequence[_Record]) -> None:
         if self._producer is None:
             raise RuntimeError("KafkaBus.start() must be called before publishing")
         loop = asyncio.get_running_loop()
@@ -147,8 +220,8 @@ class KafkaBus(Bus):
 
         def send_all() -> list[asyncio.Future[Any]]:
             return [
-                _as_asyncio(producer.send(topic, key=key, value=value), loop)
-                for topic, key, value in records
+                _as_asyncio(producer.send(topic, key=key, value=value, partition=partition), loop)
+                for topic, key, value, partition in records
             ]
 
         try:
@@ -163,6 +236,26 @@ class KafkaBus(Bus):
     # -- consuming ---------------------------------------------------------------------------
 
     def subscribe(self, topic: Topic, handler: Handler, *, group: str) -> None:
+        self._check_group(group)
+        dispatcher = Dispatcher(topic, handler, self.send_dead_letter)
+        self._subs.append(_Subscription(topic, dispatcher))
+        self.dispatchers.append(dispatcher)
+
+    def subscribe_batch(
+        self,
+        topic: Topic,
+        handler: BatchHandler,
+        *,
+        group: str,
+        max_batch: int = 500,
+        max_wait_s: float = 0.05,
+    ) -> None:
+        self._check_group(group)
+        dispatcher = BatchDispatcher(topic, handler, self.send_dead_letter)
+        self._subs.append(_Subscription(topic, dispatcher, max(1, max_batch), max_wait_s))
+        self.dispatchers.append(dispatcher)
+
+    def _check_group(self, group: str) -> None:
         if self._group is None:
             self._group = group
         if group != self._group:
@@ -171,9 +264,6 @@ class KafkaBus(Bus):
             )
         if self._app is not None:
             raise ConfigurationError("subscribe before start()")
-        dispatcher = Dispatcher(topic, handler, self.send_dead_letter)
-        self._subs.append(_Subscription(topic, dispatcher))
-        self.dispatchers.append(dispatcher)
 
     def state_store(self, name: str, *, partitioned_like: Topic) -> StateStore:
         if self._app is not None:
@@ -221,7 +311,12 @@ class KafkaBus(Bus):
         app.on_partitions_assigned.connect(assigned)
         for sub in self._subs:
             channel = app.topic(self._prefix + sub.topic.name, key_type=bytes, value_type=bytes)
-            agent = _agent_for(sub.dispatcher, sub.topic.name)
+            if isinstance(sub.dispatcher, BatchDispatcher):
+                agent = _batch_agent_for(
+                    sub.dispatcher, sub.topic.name, sub.max_batch, sub.max_wait_s
+                )
+            else:
+                agent = _agent_for(sub.dispatcher, sub.topic.name)
             app.agent(channel, name=f"{self._prefix}{self._group}.{sub.topic.name}")(agent)
         return app
 
@@ -305,8 +400,10 @@ class _FaustTableStore:
         self.name = name
         self.partitions = partitions
         self._table: Any = None
+        self._app: Any = None
 
     def bind(self, app: Any) -> None:
+        self._app = app
         self._table = app.Table(
             self.name, default=None, partitions=self.partitions, key_type=bytes, value_type=bytes
         )
@@ -317,6 +414,11 @@ class _FaustTableStore:
 
     def put(self, key: str, value: bytes) -> None:
         self._table[key.encode()] = value
+
+    async def flush(self) -> None:
+        # Faust commits offsets without waiting for changelog writes; callers that need a
+        # value durable before their input is committed wait here.
+        await self._app.producer.flush()
 
 
 def _describe(partitions: Any) -> str:
@@ -370,5 +472,31 @@ def _agent_for(dispatcher: Dispatcher, logical_topic: str) -> Callable[[Any], An
                 offset=message.offset,
             )
             await dispatcher.dispatch(raw)
+
+    return agent
+
+
+def _batch_agent_for(
+    dispatcher: BatchDispatcher, logical_topic: str, max_batch: int, max_wait_s: float
+) -> Callable[[Any], Any]:
+    """A Faust agent body handing batches to the dispatcher.
+
+    `take_events` acknowledges a batch's events only when the body asks for the next batch,
+    that is after the dispatcher finished with this one (at-least-once, as for single events).
+    """
+
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(max_batch, within=max_wait_s):
+            raws = [
+                RawMessage(
+                    topic=logical_topic,
+                    key=e.message.key,
+                    value=e.message.value if e.message.value is not None else b"",
+                    partition=e.message.partition,
+                    offset=e.message.offset,
+                )
+                for e in events
+            ]
+            await dispatcher.dispatch(raws)
 
     return agent

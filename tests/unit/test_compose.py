@@ -55,8 +55,7 @@ def test_environment_matches_each_services_settings_class(compose: dict[str, Any
         assert not unknown, f"{name}: {unknown} are not settings of {SETTINGS[name].__name__}"
         # And every value validates as that service's settings would read it.
         values = {
-            k.removeprefix("VIGIL_").lower(): re.sub(r"\$\{[^}]*\}", "x", str(v))
-            for k, v in env.items()
+            k.removeprefix("VIGIL_").lower(): _interpolate_defaults(str(v)) for k, v in env.items()
         }
         values["database_url"] = "postgresql://vigil:x@postgres:5432/vigil"
         SETTINGS[name](**values)

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.core.events import Anomaly, Explanation, MetricPoint, Severity, stable_id
-from services.detect.detectors import Assessment, RobustZScore, SeriesDetector
+from services.detect.detectors import Assessment, SeriesDetector
+from services.detect.detectors.ensemble import make_detector
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # bump when SeriesState changes shape: old ones are refused
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,11 @@ class MonitorPolicy:
 
     fire_threshold: float = 0.8
     fire_after: int = 2  # consecutive anomalous points before firing (one spike is noise)
-    resolve_after: int = 5  # consecutive normal points before resolving
+    resolve_after: int = 5  # consecutive points back in the pre-fault band before resolving
+    # A series still off its pre-fault band after this many points is accepted as having a
+    # new normal (e.g. a deploy changed it for good) and resolves with that explanation.
+    accept_new_normal_after: int = 2160
+    band_margin: float = 0.25  # the pre-fault band is widened by this fraction of its width
     max_series: int = 100_000  # least recently seen series are evicted past this
 
 
@@ -38,10 +43,14 @@ class SeriesState:
     streak: int = 0  # consecutive points disagreeing with the current state
     last_timestamp: float = float("-inf")
     points: int = 0
+    # The expected band when the anomaly began: recovery means returning to it, because
+    # online detectors absorb a lasting fault as their new normal within a few dozen points.
+    baseline: tuple[float, float] | None = None
+    firing_points: int = 0
 
 
 def _default_detector() -> SeriesDetector:
-    return RobustZScore()
+    return make_detector()
 
 
 class MetricsMonitor:
@@ -57,6 +66,8 @@ class MetricsMonitor:
         self.series: OrderedDict[str, SeriesState] = OrderedDict()
         self.out_of_order = 0
         self.evicted = 0
+        self.model_failures = 0
+        self.last_model_failure: tuple[str, str] | None = None
 
     def observe(self, point: MetricPoint) -> list[Anomaly]:
         """Feed one point; return the anomaly transitions it causes (usually none)."""
@@ -72,7 +83,12 @@ class MetricsMonitor:
             return []
         state.last_timestamp = ts
         state.points += 1
+        failures_before = getattr(state.detector, "failures", 0)
         verdict = state.detector.assess(ts, point.value)
+        if getattr(state.detector, "failures", 0) != failures_before:
+            # The series' model broke and it now runs on the fallback detector.
+            self.model_failures += 1
+            self.last_model_failure = (key, getattr(state.detector, "last_error", ""))
         return self._transition(state, point, verdict)
 
     def _new_state(self, key: str) -> SeriesState:
@@ -86,16 +102,37 @@ class MetricsMonitor:
     def _transition(
         self, state: SeriesState, point: MetricPoint, verdict: Assessment
     ) -> list[Anomaly]:
+        if state.firing:
+            return self._while_firing(state, point, verdict)
         anomalous = verdict.warm and verdict.score >= self.policy.fire_threshold
-        if anomalous == state.firing:
-            state.streak = 0
+        if not anomalous:
+            state.streak, state.baseline = 0, None
             return []
+        if state.streak == 0:
+            state.baseline = self._widened(verdict.lower, verdict.upper)
         state.streak += 1
-        needed = self.policy.resolve_after if state.firing else self.policy.fire_after
-        if state.streak < needed:
+        if state.streak < self.policy.fire_after:
             return []
-        state.firing, state.streak = not state.firing, 0
-        return [_anomaly(point, verdict, "firing" if state.firing else "resolved")]
+        state.firing, state.streak, state.firing_points = True, 0, 0
+        return [_anomaly(point, verdict, "firing")]
+
+    def _while_firing(
+        self, state: SeriesState, point: MetricPoint, verdict: Assessment
+    ) -> list[Anomaly]:
+        state.firing_points += 1
+        lower, upper = state.baseline or (verdict.lower, verdict.upper)
+        recovered = lower <= point.value <= upper
+        state.streak = state.streak + 1 if recovered else 0
+        new_normal = state.firing_points >= self.policy.accept_new_normal_after
+        if state.streak < self.policy.resolve_after and not new_normal:
+            return []
+        note = "" if recovered else "; accepted as the new normal"
+        state.firing, state.streak, state.baseline = False, 0, None
+        return [_anomaly(point, verdict, "resolved", note=note)]
+
+    def _widened(self, lower: float, upper: float) -> tuple[float, float]:
+        margin = (upper - lower) * self.policy.band_margin
+        return lower - margin, upper + margin
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -131,11 +168,11 @@ def _severity(score: float) -> Severity:
     return Severity.WARNING
 
 
-def _anomaly(point: MetricPoint, verdict: Assessment, status: str) -> Anomaly:
+def _anomaly(point: MetricPoint, verdict: Assessment, status: str, note: str = "") -> Anomaly:
     direction = "above" if point.value > verdict.expected else "below"
     detail = (
         f"{point.name} = {point.value:.4g}, {direction} the expected "
-        f"{verdict.expected:.4g} (band {verdict.lower:.4g} .. {verdict.upper:.4g})"
+        f"{verdict.expected:.4g} (band {verdict.lower:.4g} .. {verdict.upper:.4g}){note}"
     )
     return Anomaly(
         id=stable_id("anomaly", point.tenant, point.series, status, point.timestamp.isoformat()),

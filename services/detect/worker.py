@@ -59,7 +59,11 @@ class MetricsWorker:
             blob = self.store.get(key)
             if blob is not None and self.monitor.restore(key, blob):
                 self.restored += 1
+        failures = self.monitor.model_failures
         anomalies = self.monitor.observe(point)
+        if self.monitor.model_failures != failures and self.monitor.last_model_failure:
+            series, error = self.monitor.last_model_failure
+            log.warning("model failed on %s, now on the fallback detector: %s", series, error)
         self.points += 1
         state = self.monitor.series.get(key)
         if anomalies or (state is not None and state.points % self.checkpoint_every == 0):

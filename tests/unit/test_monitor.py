@@ -113,3 +113,43 @@ def test_worker_checkpoints_and_a_new_worker_resumes_from_the_store() -> None:
         return statuses
 
     assert asyncio.run(scenario()) == ["firing", "resolved"]
+
+
+def test_a_long_fault_stays_open_until_the_series_is_back_to_its_baseline() -> None:
+    # The production detector absorbs a lasting shift within a few dozen points; the
+    # incident must still last as long as the fault does.
+    points = _series(700, fault=range(400, 560))
+    events = _run(MetricsMonitor(), points)
+    assert [e.status for e in events] == ["firing", "resolved"], [
+        (e.status, e.timestamp) for e in events
+    ]
+    firing, resolved = events
+    assert firing.timestamp < START + timedelta(seconds=10 * 405)
+    assert START + timedelta(seconds=10 * 560) <= resolved.timestamp
+    assert resolved.timestamp <= START + timedelta(seconds=10 * 575)
+
+
+def test_a_permanent_shift_is_accepted_as_the_new_normal_eventually() -> None:
+    policy = MonitorPolicy(accept_new_normal_after=100)
+    events = _run(MetricsMonitor(policy), _series(700, fault=range(400, 700)))
+    assert [e.status for e in events] == ["firing", "resolved"]
+    assert events[1].explanation is not None
+    assert "accepted as the new normal" in events[1].explanation.detail
+
+
+def test_a_broken_model_falls_back_is_counted_and_the_stream_goes_on() -> None:
+    from services.detect.detectors.fallback import FallbackDetector
+
+    class NaNAfter50(RobustZScore):
+        def assess(self, timestamp: float, value: float):  # type: ignore[no-untyped-def]
+            verdict = super().assess(timestamp, value)
+            if self.count > 50:
+                raise ArithmeticError("model diverged")
+            return verdict
+
+    monitor = MetricsMonitor(detector_factory=lambda: FallbackDetector(NaNAfter50()))
+    events = _run(monitor, _series(300, fault=range(150, 180)))
+    assert monitor.model_failures == 1
+    assert monitor.last_model_failure is not None
+    assert "model diverged" in monitor.last_model_failure[1]
+    assert [e.status for e in events] == ["firing", "resolved"]  # still detects the fault

@@ -24,7 +24,15 @@ CHECKPOINT_VERSION = 2  # bump when SeriesState changes shape: old ones are refu
 class MonitorPolicy:
     """When a series starts and stops being anomalous."""
 
-    fire_threshold: float = 0.8
+    # A series starts firing on a point scoring at least `fire_threshold` (the detector's
+    # onsets score 0.85-1, in proportion to their evidence; on plain noise they stay below
+    # 0.9, while real faults of a few sigma reach 1), followed by points that stay at or
+    # above `sustain_threshold` (the detector's "still anomalous" band starts at 0.8).
+    fire_threshold: float = 0.92
+    # A weaker onset also starts an anomaly when the value lies outside its expected band
+    # (young series, where only the likelihood speaks, score strong spikes near 0.85-0.9).
+    band_fire_threshold: float = 0.85
+    sustain_threshold: float = 0.8
     fire_after: int = 2  # consecutive anomalous points before firing (one spike is noise)
     resolve_after: int = 5  # consecutive points back in the pre-fault band before resolving
     # A series still off its pre-fault band after this many points is accepted as having a
@@ -104,8 +112,7 @@ class MetricsMonitor:
     ) -> list[Anomaly]:
         if state.firing:
             return self._while_firing(state, point, verdict)
-        anomalous = verdict.warm and verdict.score >= self.policy.fire_threshold
-        if not anomalous:
+        if not (verdict.warm and self._anomalous(verdict, point.value, state.streak > 0)):
             state.streak, state.baseline = 0, None
             return []
         if state.streak == 0:
@@ -129,6 +136,15 @@ class MetricsMonitor:
         note = "" if recovered else "; accepted as the new normal"
         state.firing, state.streak, state.baseline = False, 0, None
         return [_anomaly(point, verdict, "resolved", note=note)]
+
+    def _anomalous(self, verdict: Assessment, value: float, continuing: bool) -> bool:
+        policy = self.policy
+        if continuing:
+            return verdict.score >= policy.sustain_threshold
+        outside = not verdict.lower <= value <= verdict.upper
+        return verdict.score >= policy.fire_threshold or (
+            outside and verdict.score >= policy.band_fire_threshold
+        )
 
     def _widened(self, lower: float, upper: float) -> tuple[float, float]:
         margin = (upper - lower) * self.policy.band_margin

@@ -12,6 +12,7 @@ def build_detect(settings: DetectSettings, bus: Bus) -> MetricsWorker:
     """Wire the metrics monitor to the bus (call before bus.start())."""
     policy = MonitorPolicy(
         fire_threshold=settings.fire_threshold,
+        sustain_threshold=settings.sustain_threshold,
         fire_after=settings.fire_after,
         resolve_after=settings.resolve_after,
         max_series=settings.max_series,

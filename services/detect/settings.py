@@ -11,7 +11,12 @@ class DetectSettings(CommonSettings):
     """Environment: VIGIL_KAFKA_BOOTSTRAP, VIGIL_DETECT_GROUP, VIGIL_FIRE_THRESHOLD, ..."""
 
     detect_group: str = "vigil-detect"
-    fire_threshold: float = Field(default=0.8, gt=0, le=1)
+    fire_threshold: float = Field(
+        default=0.92, gt=0, le=1, description="Score of the point that starts an anomaly."
+    )
+    sustain_threshold: float = Field(
+        default=0.8, gt=0, le=1, description="Score the following points must keep."
+    )
     fire_after: int = Field(default=2, ge=1)
     resolve_after: int = Field(default=5, ge=1)
     max_series: int = Field(default=100_000, ge=1)

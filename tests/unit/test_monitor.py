@@ -153,3 +153,25 @@ def test_a_broken_model_falls_back_is_counted_and_the_stream_goes_on() -> None:
     assert monitor.last_model_failure is not None
     assert "model diverged" in monitor.last_model_failure[1]
     assert [e.status for e in events] == ["firing", "resolved"]  # still detects the fault
+
+
+def test_plain_seasonal_noise_opens_nothing_with_the_production_detector() -> None:
+    import math
+
+    for seed in range(8):
+        rng = random.Random(seed)
+        monitor = MetricsMonitor()
+        for i in range(3000):
+            value = 100 + rng.gauss(0, 2) + 8 * math.sin(2 * math.pi * i / 144)
+            point = MetricPoint(
+                name="rps",
+                labels={"service": "api"},
+                value=value,
+                timestamp=START + timedelta(seconds=10 * i),
+            )
+            assert monitor.observe(point) == [], (seed, i)
+
+
+def test_a_strong_spike_in_a_young_series_still_fires() -> None:
+    events = _run(MetricsMonitor(), _series(300, fault=range(150, 190)))
+    assert [e.status for e in events] == ["firing", "resolved"]

@@ -197,6 +197,38 @@ class Prediction(Event):
         return f"{self.tenant}/{self.service}"
 
 
+class TopologyEdge(BaseModel):
+    """One caller -> callee dependency seen in traces, with its recent traffic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    caller: str
+    callee: str
+    calls: int = Field(ge=0)  # calls seen since the edge (re)appeared
+    errors: int = Field(ge=0)  # of which failed
+    first_seen: UtcDateTime
+    last_seen: UtcDateTime
+
+
+class TopologySnapshot(Event):
+    """The service dependency graph as one traces worker (`source`) currently sees it.
+
+    Published periodically to the compacted `topology` topic, keyed by tenant and source, so
+    the latest snapshot of every worker survives; a reader merges them and may drop edges whose
+    `last_seen` is old. Edges go caller -> callee; one that carried no traffic for a while is
+    aged out of the next snapshot.
+    """
+
+    tenant: str = "default"
+    source: str = "detect"
+    at: UtcDateTime
+    services: list[str] = Field(default_factory=list)
+    edges: list[TopologyEdge] = Field(default_factory=list)
+
+    def partition_key(self) -> str:
+        return f"{self.tenant}/{self.source}"
+
+
 # --- incidents ------------------------------------------------------------------------------
 
 
@@ -280,9 +312,16 @@ class RemediationResult(Event):
 
     command_id: str
     incident_id: str
-    status: Literal["succeeded", "failed", "rejected"]
+    # `interrupted`: the worker died mid-action; the command was not run again (see
+    # docs/remediation.md). `rejected`: refused before running (safety rails, no executor).
+    status: Literal["succeeded", "failed", "rejected", "interrupted"]
     detail: str = ""
     finished_at: UtcDateTime = Field(default_factory=utcnow)
+    action: str = ""
+    target: str = ""
+    started_at: UtcDateTime | None = None
+    # What the executor observed or changed (e.g. previous replicas), enough to roll back.
+    output: dict[str, Any] = Field(default_factory=dict)
 
     def partition_key(self) -> str:
         return self.incident_id
@@ -333,6 +372,8 @@ class NotificationResult(Event):
     status: Literal["delivered", "failed"]
     attempts: int = 1
     detail: str = ""
+    # The tool's handle on the message (Slack ts, PagerDuty dedup key, e-mail Message-ID).
+    provider_ref: str = ""
 
     def partition_key(self) -> str:
         return self.incident_id

@@ -34,6 +34,7 @@ TELEMETRY_TRACES = Topic("telemetry.traces", events.Span, partitions=6, batched=
 ALERTS_EXTERNAL = Topic("alerts.external", events.ExternalAlert, partitions=3)
 ANOMALIES = Topic("anomalies", events.Anomaly, partitions=6)
 PREDICTIONS = Topic("predictions", events.Prediction, partitions=3)
+TOPOLOGY = Topic("topology", events.TopologySnapshot, partitions=1, compacted=True)
 INCIDENTS = Topic("incidents", events.IncidentEvent, partitions=3)
 REMEDIATION_REQUESTS = Topic("remediation.requests", events.RemediationRequest, partitions=3)
 REMEDIATION_COMMANDS = Topic("remediation.commands", events.RemediationCommand, partitions=3)
@@ -49,6 +50,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ALERTS_EXTERNAL,
     ANOMALIES,
     PREDICTIONS,
+    TOPOLOGY,
     INCIDENTS,
     REMEDIATION_REQUESTS,
     REMEDIATION_COMMANDS,

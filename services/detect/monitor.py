@@ -17,6 +17,10 @@ from services.core.events import Anomaly, Explanation, MetricPoint, Severity, st
 from services.detect.detectors import Assessment, SeriesDetector
 from services.detect.detectors.ensemble import make_detector
 
+# Components whose anomalies sit inside the expected band by nature (a stuck value, a burst
+# of variability around the expected level): they open an incident on score alone.
+IN_BAND_COMPONENTS = frozenset({"flatline", "volatility"})
+
 CHECKPOINT_VERSION = 2  # bump when SeriesState changes shape: old ones are refused
 
 
@@ -112,7 +116,7 @@ class MetricsMonitor:
     ) -> list[Anomaly]:
         if state.firing:
             return self._while_firing(state, point, verdict)
-        if not (verdict.warm and self._anomalous(verdict, point.value, state.streak > 0)):
+        if not (verdict.warm and self._anomalous(verdict, point.value, state)):
             state.streak, state.baseline = 0, None
             return []
         if state.streak == 0:
@@ -137,14 +141,20 @@ class MetricsMonitor:
         state.firing, state.streak, state.baseline = False, 0, None
         return [_anomaly(point, verdict, "resolved", note=note)]
 
-    def _anomalous(self, verdict: Assessment, value: float, continuing: bool) -> bool:
+    def _anomalous(self, verdict: Assessment, value: float, state: SeriesState) -> bool:
         policy = self.policy
-        if continuing:
-            return verdict.score >= policy.sustain_threshold
+        if state.streak:  # continuing: still scored anomalous, and still off the band
+            off_band = state.baseline is None or not (
+                state.baseline[0] <= value <= state.baseline[1]
+            )
+            in_band_kind = verdict.component in IN_BAND_COMPONENTS
+            return verdict.score >= policy.sustain_threshold and (off_band or in_band_kind)
+        if verdict.component in IN_BAND_COMPONENTS:
+            return verdict.score >= policy.fire_threshold
+        # Everything else must also leave its expected band: a new record or envelope inside
+        # the band is worth a score, not an incident.
         outside = not verdict.lower <= value <= verdict.upper
-        return verdict.score >= policy.fire_threshold or (
-            outside and verdict.score >= policy.band_fire_threshold
-        )
+        return outside and verdict.score >= policy.band_fire_threshold
 
     def _widened(self, lower: float, upper: float) -> tuple[float, float]:
         margin = (upper - lower) * self.policy.band_margin

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from services.core.bus import Bus
+from services.detect.logs.monitor import LogsMonitor
+from services.detect.logs.worker import LogsWorker
 from services.detect.monitor import MetricsMonitor, MonitorPolicy
 from services.detect.settings import DetectSettings
+from services.detect.traces.monitor import TracesMonitor
+from services.detect.traces.worker import TracesWorker
 from services.detect.worker import MetricsWorker
 
 
 def build_detect(settings: DetectSettings, bus: Bus) -> MetricsWorker:
-    """Wire the metrics monitor to the bus (call before bus.start())."""
+    """Wire the metrics, logs and traces detectors to the bus (call before bus.start())."""
     policy = MonitorPolicy(
         fire_threshold=settings.fire_threshold,
         sustain_threshold=settings.sustain_threshold,
@@ -17,9 +21,18 @@ def build_detect(settings: DetectSettings, bus: Bus) -> MetricsWorker:
         resolve_after=settings.resolve_after,
         max_series=settings.max_series,
     )
-    return MetricsWorker.attach(
+    metrics = MetricsWorker.attach(
         MetricsMonitor(policy),
         bus,
         group=settings.detect_group,
         checkpoint_every=settings.checkpoint_every,
     )
+    build_logs_traces(settings, bus)
+    return metrics
+
+
+def build_logs_traces(settings: DetectSettings, bus: Bus) -> tuple[LogsWorker, TracesWorker]:
+    """Wire the log and trace detectors (template mining, trace stats, topology) to the bus."""
+    logs = LogsWorker.attach(LogsMonitor(), bus, group=settings.detect_group)
+    traces = TracesWorker.attach(TracesMonitor(), bus, group=settings.detect_group)
+    return logs, traces

@@ -1,14 +1,135 @@
-"""Composition root of the remediate service."""
+"""Composition root of the remediate service: real adapters by default, fakes from tests."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from services.core.bus import Bus
+from services.core.netpolicy import OutboundPolicy
+from services.core.topics import REMEDIATION_COMMANDS
+from services.remediate.clock import Clock, SystemClock
+from services.remediate.executors.base import Executor, ExecutorRegistry
+from services.remediate.executors.command import CommandConfig, CommandExecutor
+from services.remediate.executors.demo import DemoCluster, DemoExecutor
+from services.remediate.executors.kubernetes import KubernetesConfig, KubernetesExecutor
+from services.remediate.executors.runbooks import (
+    HttpRunbookExecutor,
+    RunbookConfig,
+    RundeckConfig,
+    StackStormConfig,
+    WebhookConfig,
+)
+from services.remediate.safety import (
+    BlastRadius,
+    CircuitBreaker,
+    KillSwitch,
+    RateLimits,
+    SafetyRails,
+    StoreLedger,
+)
 from services.remediate.settings import RemediateSettings
 from services.remediate.worker import RemediationWorker
 
+LEDGER_STORE = "remediate-ledger"
 
-def build_remediate(settings: RemediateSettings, bus: Bus) -> RemediationWorker:
+
+def build_rails(settings: RemediateSettings, clock: Clock) -> SafetyRails:
+    """The safety rails configured by settings."""
+    return SafetyRails(
+        kill_switch=KillSwitch(
+            engaged=settings.remediate_kill_switch,
+            reason="VIGIL_REMEDIATE_KILL_SWITCH is set" if settings.remediate_kill_switch else "",
+            by="configuration" if settings.remediate_kill_switch else "",
+        ),
+        blast=BlastRadius(
+            min_replicas=settings.remediate_min_replicas,
+            max_targets_per_hour=settings.remediate_max_targets_per_hour,
+            clock=clock,
+        ),
+        limits=RateLimits(
+            per_target_burst=settings.remediate_per_target_burst,
+            per_target_per_hour=settings.remediate_per_target_per_hour,
+            global_burst=settings.remediate_global_burst,
+            global_per_hour=settings.remediate_global_per_hour,
+            clock=clock,
+        ),
+        breaker=CircuitBreaker(
+            threshold=settings.remediate_breaker_failures,
+            cool_down=timedelta(seconds=settings.remediate_breaker_cool_down_s),
+            clock=clock,
+        ),
+    )
+
+
+def build_executors(
+    settings: RemediateSettings, clock: Clock, demo: DemoCluster | None = None
+) -> list[Executor]:
+    """The executors whose configuration is present."""
+    s = settings
+    executors: list[Executor] = []
+    if s.remediate_k8s_host:
+        k8s = KubernetesConfig(
+            host=s.remediate_k8s_host,
+            token=s.remediate_k8s_token.get_secret_value(),
+            verify_ssl=s.remediate_k8s_verify_ssl,
+            ca_cert=s.remediate_k8s_ca_cert,
+        )
+        executors.append(KubernetesExecutor(k8s, clock))
+    runbooks = RunbookConfig(
+        rundeck=RundeckConfig(
+            s.remediate_rundeck_url,
+            s.remediate_rundeck_token.get_secret_value(),
+            s.remediate_rundeck_api_version,
+        )
+        if s.remediate_rundeck_url
+        else None,
+        stackstorm=StackStormConfig(
+            s.remediate_stackstorm_url, s.remediate_stackstorm_api_key.get_secret_value()
+        )
+        if s.remediate_stackstorm_url
+        else None,
+        webhooks={
+            name: WebhookConfig(w.url, w.auth, w.secret.get_secret_value())
+            for name, w in s.remediate_webhooks.items()
+        },
+        policy=OutboundPolicy(
+            allow_private=s.remediate_outbound_allow_private,
+            allow_loopback=s.remediate_outbound_allow_loopback,
+        ),
+    )
+    executors.append(HttpRunbookExecutor(runbooks, clock))
+    if s.remediate_commands:
+        config = CommandConfig(
+            allowed=dict(s.remediate_commands), timeout_s=s.remediate_command_timeout_s
+        )
+        executors.append(CommandExecutor(config))
+    if demo is not None or s.remediate_demo:
+        executors.append(DemoExecutor(demo or DemoCluster()))
+    return executors
+
+
+def build_remediate(
+    settings: RemediateSettings,
+    bus: Bus,
+    *,
+    clock: Clock | None = None,
+    executors: list[Executor] | None = None,
+    demo: DemoCluster | None = None,
+) -> RemediationWorker:
     """Wire the remediation worker (call before bus.start())."""
-    worker = RemediationWorker(bus)
+    clock = clock or SystemClock()
+    store = bus.state_store(LEDGER_STORE, partitioned_like=REMEDIATION_COMMANDS)
+    registry = ExecutorRegistry(
+        executors if executors is not None else build_executors(settings, clock, demo)
+    )
+    worker = RemediationWorker(
+        bus,
+        registry=registry,
+        rails=build_rails(settings, clock),
+        ledger=StoreLedger(store, clock),
+        clock=clock,
+        escalation_channel=settings.remediate_escalation_channel,
+        action_timeout_s=settings.remediate_action_timeout_s,
+    )
     worker.attach(group=settings.remediate_group)
     return worker

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from services.core.errors import ConfigurationError
+from services.core.errors import ConfigurationError, NotFound
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -29,12 +29,19 @@ def _cmd_up(args: argparse.Namespace) -> int:
         await stack.start()
         api = stack.api.settings
         ingest = stack.ingest_settings
+        admin_key = stack.api.ensure_admin_key()
         print(
             f"Vigil is up: API http://{api.api_host}:{api.api_port} (OpenAPI at /docs), "
             f"ingest http://{ingest.ingest_host}:{ingest.ingest_port}; "
             f"database {api.database_url}. Ctrl-C stops.",
             flush=True,
         )
+        if admin_key is not None:
+            print(
+                "First start: created an admin API key. It is shown only this once; send it "
+                "as `Authorization: Bearer KEY` (more keys: vigil keys create).\n" + admin_key,
+                flush=True,
+            )
         try:
             await stack.serve(stop)
         finally:
@@ -84,6 +91,51 @@ def _cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from services.api.auth import service as keys
+    from services.api.auth.principal import CLI
+    from services.api.auth.roles import Role
+    from services.core.db import make_engine, make_session_factory, transaction
+    from services.core.settings import CommonSettings
+
+    engine = make_engine(args.database_url or CommonSettings().database_url)
+    factory = make_session_factory(engine)
+    try:
+        with transaction(factory) as session:
+            if args.action == "create":
+                if not args.name or not args.role:
+                    print("vigil: keys create needs --role and --name", file=sys.stderr)
+                    return 2
+                row, token = keys.create_key(
+                    session=session, name=args.name, role=Role(args.role), actor=CLI
+                )
+                print(
+                    f"Created API key {row.id} named {row.name!r} with role {row.role}. "
+                    "It is shown only this once; send it as `Authorization: Bearer KEY`."
+                )
+                print(token)
+            elif args.action == "list":
+                for key in keys.list_keys(session=session):
+                    state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+                    print(f"{key.id}  {key.role:<9}  {state:<18}  {key.name}")
+            else:
+                if not args.id:
+                    print("vigil: keys revoke needs --id", file=sys.stderr)
+                    return 2
+                keys.revoke_key(session=session, key_id=args.id, actor=CLI)
+                print(f"Revoked API key {args.id}.")
+    except (OperationalError, ProgrammingError) as exc:
+        raise ConfigurationError(
+            f"cannot use the database ({type(exc.orig).__name__}); "
+            "is it reachable and migrated (vigil db upgrade)?"
+        ) from exc
+    finally:
+        engine.dispose()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vigil",
@@ -111,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--revision", help="target revision (upgrade: head, downgrade: -1)")
     db.set_defaults(func=_cmd_db)
 
+    keys = sub.add_parser("keys", help="API keys: create (printed once), list, revoke")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("--role", choices=["viewer", "responder", "approver", "admin"])
+    keys.add_argument("--name", help="who or what uses the key")
+    keys.add_argument("--id", help="the key id to revoke (from `vigil keys list`)")
+    keys.add_argument("--database-url", help="default: VIGIL_DATABASE_URL")
+    keys.set_defaults(func=_cmd_keys)
+
     topics = sub.add_parser("topics", help="create the Kafka topics Vigil uses")
     topics.add_argument("action", choices=["create"])
     topics.set_defaults(func=_cmd_topics)
@@ -128,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigurationError, ValidationError) as exc:
         print(f"vigil: configuration error: {exc}", file=sys.stderr)
         return 2
+    except NotFound as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

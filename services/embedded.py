@@ -15,7 +15,7 @@ from services.core.runtime import ensure_port_free, http_server
 from services.detect.service import build_detect
 from services.detect.settings import DetectSettings
 from services.detect.worker import MetricsWorker
-from services.ingest.app import create_app as create_ingest_app
+from services.ingest.runner import embedded_app as embedded_ingest_app
 from services.ingest.settings import IngestSettings
 from services.remediate.service import build_remediate
 from services.remediate.settings import RemediateSettings
@@ -48,7 +48,7 @@ class EmbeddedStack:
 
     def ingest_app(self) -> object:
         """The ingest HTTP app publishing to this stack's bus."""
-        return create_ingest_app(self.ingest_settings, self.bus)
+        return embedded_ingest_app(self.ingest_settings, self.bus)
 
     async def start(self) -> None:
         await self.bus.start()
@@ -77,6 +77,7 @@ class EmbeddedStack:
         ]
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+        self.api.feed.broadcaster.close()  # end event streams, or shutdown waits for them
         api_server.should_exit = ingest_server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
         waiter.cancel()

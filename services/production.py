@@ -45,20 +45,15 @@ async def _serve_until(stop: asyncio.Event, app: object, host: str, port: int) -
 
 
 async def run_ingest(stop: asyncio.Event) -> None:
-    from services.ingest.app import create_app
+    from services.ingest.runner import kafka_bus, serve_on_kafka
     from services.ingest.settings import IngestSettings
 
     settings = IngestSettings()
     configure_logging(settings.log_level, settings.log_format)
-    bus = KafkaBus(
-        settings.kafka_servers, client_id="vigil-ingest", topic_prefix=settings.topic_prefix
-    )
+    bus = kafka_bus(settings)
     if await _start_bus(bus, stop):
-        log.info("ingest listening on %s:%d", settings.ingest_host, settings.ingest_port)
         try:
-            await _serve_until(
-                stop, create_app(settings, bus), settings.ingest_host, settings.ingest_port
-            )
+            await serve_on_kafka(settings, bus, stop, _serve_until)
         finally:
             await bus.stop()
 
@@ -115,7 +110,7 @@ async def run_api(stop: asyncio.Event) -> None:
     )
     api = build_api(settings, bus)
     if await _start_bus(bus, stop):
-        await api.start()
+        await api.start(stop)
         log.info("api listening on %s:%d", settings.api_host, settings.api_port)
         try:
             await _serve_until(stop, api.app, settings.api_host, settings.api_port)

@@ -1,43 +1,84 @@
-"""The FastAPI application of the api service."""
+"""The FastAPI application of the api service, and the one place domain errors become HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.api.audit.routes import router as audit_router
+from services.api.auth.routes import router as auth_router
+from services.api.feed import Broadcaster, ChangeFeed
+from services.api.feedback.routes import router as feedback_router
 from services.api.incidents.routes import router as incidents_router
 from services.api.incidents.schemas import InvalidCursor
-from services.core.errors import Conflict, NotFound
+from services.api.incidents.stream import router as stream_router
+from services.api.silences.routes import router as silences_router
+from services.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 API_DESCRIPTION = """
-Vigil's REST API: incidents opened from anomalies and alerts, their timelines, and (as the
-platform grows) approvals, feedback and configuration. Every list is cursor-paginated.
+Vigil's REST API: incidents opened from anomalies and external alerts, their lifecycle and
+timelines, silences and maintenance windows, operator feedback, the audit log, and a live
+stream of incident changes (Server-Sent Events).
+
+**Authentication.** Every `/api/v1` route needs an API key: `Authorization: Bearer vgl_...`.
+Keys come from `vigil keys create --role ROLE --name NAME` (or `POST /api/v1/keys`); the
+embedded `vigil up` prints an admin key on its first start. Roles, each including the ones
+before it: `viewer` (read), `responder` (work incidents, silences, feedback), `approver`
+(approve remediation, later), `admin` (keys, audit log). 401: no valid key; 403: role too low.
+
+**Lists** are cursor-paginated: pass `next_cursor` back as `cursor`.
 """
+
+OPENAPI_TAGS = [
+    {"name": "incidents", "description": "Incidents, their lifecycle, timeline and stream."},
+    {"name": "feedback", "description": "Operator labels on incidents, for the detectors."},
+    {"name": "silences", "description": "Silences and maintenance windows."},
+    {"name": "audit", "description": "Who did what, when (admin)."},
+    {"name": "auth", "description": "API keys (admin) and the caller's identity."},
+    {"name": "operations", "description": "Health and readiness (no key needed)."},
+]
 
 
 def create_app(
-    session_factory: sessionmaker[Session], *, ready: Callable[[], bool] = lambda: True
+    session_factory: sessionmaker[Session],
+    *,
+    ready: Callable[[], bool] = lambda: True,
+    on_commit: Callable[[], None] = lambda: None,
+    feed: ChangeFeed | None = None,
+    heartbeat_s: float = 15.0,
 ) -> FastAPI:
-    """Build the API app around a session factory; `ready` reports the bus connection."""
-    app = FastAPI(title="Vigil API", version="0.1.0", description=API_DESCRIPTION)
+    """Build the API app around a session factory.
+
+    `ready` reports the bus connection; `on_commit` runs after every committed write (wakes
+    the outbox relay and the change feed); `feed` serves the event stream.
+    """
+    app = FastAPI(
+        title="Vigil API",
+        version="0.2.0",
+        description=API_DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+    )
     app.state.session_factory = session_factory
+    app.state.feed = feed or ChangeFeed(session_factory, Broadcaster())
+    app.state.heartbeat_s = heartbeat_s
+
+    def committed() -> None:
+        on_commit()
+        app.state.feed.notify()
+
+    app.state.on_commit = committed
+    app.include_router(stream_router)  # before /incidents/{id}, which would match "stream"
     app.include_router(incidents_router)
-
-    @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
-
-    @app.exception_handler(Conflict)
-    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc)})
-
-    @app.exception_handler(InvalidCursor)
-    async def bad_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
-        return JSONResponse(status_code=400, content={"detail": str(exc)})
+    app.include_router(feedback_router)
+    app.include_router(silences_router)
+    app.include_router(audit_router)
+    app.include_router(auth_router)
+    _map_errors(app)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     def healthz() -> dict[str, str]:
@@ -50,6 +91,28 @@ def create_app(
         return JSONResponse(status_code=status, content={"ready": status == 200, **checks})
 
     return app
+
+
+def _map_errors(app: FastAPI) -> None:
+    """Domain errors -> HTTP answers, in one place."""
+
+    def answer(
+        status: int, headers: dict[str, str] | None = None, message: str | None = None
+    ) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+        async def handler(_: Request, exc: Exception) -> JSONResponse:
+            detail = message or str(exc)
+            return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)
+
+        return handler
+
+    app.add_exception_handler(InvalidCursor, answer(400))
+    app.add_exception_handler(Unauthorized, answer(401, {"WWW-Authenticate": "Bearer"}))
+    app.add_exception_handler(Forbidden, answer(403))
+    app.add_exception_handler(NotFound, answer(404))
+    app.add_exception_handler(Conflict, answer(409))
+    # Input the schemas let through but the database refuses (e.g. NUL characters in text on
+    # PostgreSQL) is the client's problem, not a server error.
+    app.add_exception_handler(DataError, answer(422, message="value refused by the database"))
 
 
 def _database_ok(factory: sessionmaker[Session]) -> bool:

@@ -1,7 +1,23 @@
 """Every ORM model of the api service, imported in one place for Alembic and the app."""
 
+from services.api.audit.models import AuditRecord
+from services.api.auth.models import ApiKey
+from services.api.feedback.models import FeedbackEntry
 from services.api.incidents.models import Incident, Signal, TimelineEntry
+from services.api.incidents.topology import TopologyRow
 from services.api.outbox import OutboxMessage
+from services.api.silences.models import Silence
 from services.core.db import Base
 
-__all__ = ["Base", "Incident", "OutboxMessage", "Signal", "TimelineEntry"]
+__all__ = [
+    "ApiKey",
+    "AuditRecord",
+    "Base",
+    "FeedbackEntry",
+    "Incident",
+    "OutboxMessage",
+    "Signal",
+    "Silence",
+    "TimelineEntry",
+    "TopologyRow",
+]

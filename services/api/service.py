@@ -1,24 +1,33 @@
-"""Composition root of the api service: database, anomaly consumer, outbox relay, HTTP app."""
+"""Composition root of the api service: database, consumers, relay, feed, sweeper, HTTP app."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
-from services.api.consumer import AnomalyConsumer
-from services.api.incidents.correlation import CorrelationPolicy
+from services.api.auth import service as auth_service
+from services.api.auth.principal import CLI
+from services.api.auth.roles import Role
+from services.api.consumer import SignalConsumer
+from services.api.feed import Broadcaster, ChangeFeed, Sweeper
 from services.api.outbox import OutboxRelay
 from services.api.settings import ApiSettings
 from services.core.bus import Bus
-from services.core.db import make_engine, make_session_factory
-from services.core.topics import ANOMALIES
+from services.core.db import make_engine, make_session_factory, transaction
+from services.core.topics import (
+    ALERTS_EXTERNAL,
+    ANOMALIES,
+    NOTIFICATIONS_RESULTS,
+    REMEDIATION_REQUESTS,
+    REMEDIATION_RESULTS,
+    TOPOLOGY,
+)
 
 
 @dataclass
@@ -29,17 +38,34 @@ class ApiService:
     bus: Bus
     engine: Engine
     session_factory: sessionmaker[Session]
-    consumer: AnomalyConsumer
+    consumer: SignalConsumer
     relay: OutboxRelay
+    feed: ChangeFeed
+    sweeper: Sweeper
     app: FastAPI
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def start(self) -> None:
-        """Start background work (the outbox relay); the bus is started by the caller."""
-        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+    async def start(self, stopping: asyncio.Event | None = None) -> None:
+        """Start background work (relay, change feed, sweep); the bus is started by the caller.
+
+        When `stopping` is set, event streams end at once, so that the HTTP server's graceful
+        shutdown does not wait for clients that would otherwise stay connected forever.
+        """
+        self._tasks += [
+            asyncio.create_task(self.relay.run(), name="outbox-relay"),
+            asyncio.create_task(self.feed.run(), name="incident-feed"),
+            asyncio.create_task(self.sweeper.run(), name="quiet-sweep"),
+        ]
+        if stopping is not None:
+            self._tasks.append(asyncio.create_task(self._end_streams(stopping), name="sse-end"))
+
+    async def _end_streams(self, stopping: asyncio.Event) -> None:
+        await stopping.wait()
+        self.feed.broadcaster.close()
 
     async def stop(self) -> None:
-        """Stop background work and release connections."""
+        """End event streams, stop background work and release connections."""
+        self.feed.broadcaster.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -50,14 +76,59 @@ class ApiService:
             await self.relay.relay_once()  # flush what is pending if the bus is still up
         self.engine.dispose()
 
+    def create_key(self, name: str, role: Role) -> str:
+        """Create an API key and return it (it is not stored, only its hash)."""
+        with transaction(self.session_factory) as session:
+            _, token = auth_service.create_key(session=session, name=name, role=role, actor=CLI)
+        return token
+
+    def ensure_admin_key(self, name: str = "admin") -> str | None:
+        """Create an admin key if no key exists yet; returns it (shown once) or None."""
+        with transaction(self.session_factory) as session:
+            if auth_service.count_keys(session=session) > 0:
+                return None
+            _, token = auth_service.create_key(
+                session=session, name=name, role=Role.ADMIN, actor=CLI
+            )
+        return token
+
 
 def build_api(settings: ApiSettings, bus: Bus) -> ApiService:
     """Wire the api service (call before bus.start())."""
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
+    policy = settings.incident_policy()
     relay = OutboxRelay(factory, bus, poll_s=settings.outbox_poll_s, batch=settings.outbox_batch)
-    policy = CorrelationPolicy(reopen_window=timedelta(seconds=settings.reopen_window_s))
-    consumer = AnomalyConsumer(factory, policy, on_commit=relay.notify)
-    bus.subscribe(ANOMALIES, consumer.handle, group=settings.api_group)
-    app = create_app(factory, ready=bus.ready)
-    return ApiService(settings, bus, engine, factory, consumer, relay, app)
+    feed = ChangeFeed(factory, Broadcaster(), poll_s=settings.feed_poll_s)
+
+    def committed() -> None:
+        relay.notify()
+        feed.notify()
+
+    consumer = SignalConsumer(factory, policy, on_commit=committed)
+    for topic, handler in (
+        (ANOMALIES, consumer.handle_anomalies),
+        (ALERTS_EXTERNAL, consumer.handle_alerts),
+        (TOPOLOGY, consumer.handle_topology),
+        (REMEDIATION_REQUESTS, consumer.handle_activity),
+        (REMEDIATION_RESULTS, consumer.handle_activity),
+        (NOTIFICATIONS_RESULTS, consumer.handle_activity),
+    ):
+        bus.subscribe_batch(
+            topic,
+            handler,
+            group=settings.api_group,
+            max_batch=settings.consumer_batch,
+            max_wait_s=settings.consumer_batch_wait_s,
+        )
+    sweeper = Sweeper(
+        factory, policy.quiet, interval_s=settings.sweep_interval_s, on_commit=committed
+    )
+    app = create_app(
+        factory,
+        ready=bus.ready,
+        on_commit=relay.notify,
+        feed=feed,
+        heartbeat_s=settings.sse_heartbeat_s,
+    )
+    return ApiService(settings, bus, engine, factory, consumer, relay, feed, sweeper, app)

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import httpx
 
+from services.api.auth.roles import Role
 from services.core.events import Anomaly, Event, IncidentEvent
 from services.core.topics import ANOMALIES, INCIDENTS
 from services.demo.workload import Workload
@@ -91,6 +92,7 @@ async def run_demo(
         async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as ingest:
             await _push_workload(ingest, workload, duration * 0.85, out)
         await stack.bus.drain(timeout=30)
+        await stack.api.sweeper.sweep_once()  # resolve what is past its quiet period now
         await stack.api.relay.relay_once()
         await stack.bus.drain(timeout=30)
         await _summary(stack, out)
@@ -119,7 +121,11 @@ async def _push_workload(
 
 async def _summary(stack: EmbeddedStack, out: Callable[[str], None]) -> None:
     transport = httpx.ASGITransport(app=stack.api.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+    key = stack.api.create_key("demo", Role.VIEWER)  # the demo's database is its own
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", headers=headers
+    ) as api:
         page = (await api.get("/api/v1/incidents", params={"limit": 100})).json()
     items = page["items"]
     opened = len(items)

@@ -1,94 +1,120 @@
-"""The ingest HTTP app: receive, validate, normalise, publish; answer only after the bus acked."""
+"""The ingest HTTP app: every receiving route, /metrics, health; errors mapped in one place.
+
+Routes are thin (see `routes.py`): decoding is done by the pure modules in `formats/`, and
+admission and publishing by `IngestService`. A 2xx is answered only after Kafka acknowledged
+everything that was accepted.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import logging
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.core.bus import Bus
 from services.core.errors import RetryableError
-from services.core.topics import TELEMETRY_METRICS
-from services.ingest.formats.native_json import MetricsBatch, to_points
+from services.ingest import responses
+from services.ingest.auth import TokenAuth
+from services.ingest.body import PROTOBUF, media_type
+from services.ingest.errors import BadRequest, IngestError, PayloadTooLarge
+from services.ingest.formats import DecodeError, TooManyItems
+from services.ingest.routes import BY_PATH, ENDPOINTS, Endpoint, Receiver
+from services.ingest.service import IngestService
 from services.ingest.settings import IngestSettings
+from services.ingest.telemetry import TimingMiddleware
+
+log = logging.getLogger(__name__)
 
 
-class BadRequest(Exception):
-    """The request cannot be accepted as sent; `status` is the 4xx to answer."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
-def create_app(settings: IngestSettings, bus: Bus) -> FastAPI:
-    """Build the ingest app publishing to `bus`."""
+def create_app(
+    settings: IngestSettings, bus: Bus, *, service: IngestService | None = None
+) -> FastAPI:
+    """Build the ingest app publishing to `bus` (through `service`, built if not given)."""
+    service = service or IngestService(settings, bus)
+    receiver = Receiver(service, TokenAuth(settings.ingest_tokens))
     app = FastAPI(title="Vigil ingest", version="0.1.0")
+    app.state.service = service
 
-    @app.exception_handler(BadRequest)
-    async def bad_request(_: Request, exc: BadRequest) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content={"detail": exc.detail})
+    for endpoint in ENDPOINTS:
+        _add_route(app, receiver, endpoint)
+
+    @app.exception_handler(IngestError)
+    async def refused(request: Request, exc: IngestError) -> Response:
+        return _error(request, exc.status, exc.detail, exc.headers())
+
+    @app.exception_handler(DecodeError)
+    async def undecodable(request: Request, exc: DecodeError) -> Response:
+        return _error(request, 400, str(exc), {})
+
+    @app.exception_handler(TooManyItems)
+    async def too_many(request: Request, exc: TooManyItems) -> Response:
+        return _error(request, PayloadTooLarge.status, str(exc), {})
 
     @app.exception_handler(RetryableError)
-    async def unavailable(_: Request, exc: RetryableError) -> JSONResponse:
-        # The bus did not acknowledge: nothing was accepted, the client should retry.
-        return JSONResponse(
-            status_code=503,
-            content={"detail": "bus unavailable, retry later"},
-            headers={"Retry-After": "5"},
-        )
+    async def unavailable(request: Request, exc: RetryableError) -> Response:
+        # The bus did not acknowledge: the client should retry.
+        log.warning("publish failed, answering 503: %s", exc)
+        return _error(request, 503, "bus unavailable, retry later", {"Retry-After": "5"})
 
-    @app.post("/v1/json/metrics", status_code=200, summary="Metrics in Vigil's JSON format")
-    async def json_metrics(request: Request) -> dict[str, int]:
-        body = await _read_json(request, settings)
-        try:
-            batch = MetricsBatch.model_validate(body)
-        except ValidationError as exc:
-            raise BadRequest(400, _first_error(exc)) from exc
-        if len(batch.points) > settings.ingest_max_batch:
-            raise BadRequest(413, f"at most {settings.ingest_max_batch} points per request")
-        points = to_points(batch)
-        await bus.publish(TELEMETRY_METRICS, points)
-        return {"accepted": len(points)}
+    def _error(request: Request, status: int, text: str, headers: dict[str, str]) -> Response:
+        endpoint = BY_PATH.get(request.url.path)
+        reason = {400: "malformed", 503: "unavailable"}.get(status, _REASONS.get(status, "other"))
+        if status != 429:  # overload is counted where it is decided
+            service.metrics.rejected.labels(
+                endpoint.signal if endpoint else "request", reason
+            ).inc()
+        if endpoint is not None and endpoint.style == "otlp":
+            media = media_type(request.headers.get("content-type"))
+            return responses.otlp_error(status, text, media if media == PROTOBUF else "", headers)
+        if endpoint is not None and endpoint.style == "pagerduty":
+            return responses.pagerduty_error(status, text, headers)
+        return responses.detail(status, text, headers)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of this process")
+    def metrics() -> Response:
+        service.metrics.anomalous.set(len(service.firing))
+        service.metrics.load.set(service.budget.load())
+        return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"])
-    def readyz() -> JSONResponse:
+    def readyz() -> Response:
         ready = bus.ready()
-        return JSONResponse(
-            status_code=200 if ready else 503, content={"ready": ready, "bus": ready}
-        )
+        return responses.json_response({"ready": ready, "bus": ready}, 200 if ready else 503)
 
+    app.add_middleware(TimingMiddleware, metrics=service.metrics, routes=set(BY_PATH))
     return app
 
 
-async def _read_json(request: Request, settings: IngestSettings) -> Any:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise BadRequest(415, "expected Content-Type: application/json")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.ingest_max_body_bytes:
-        raise BadRequest(413, f"body larger than {settings.ingest_max_body_bytes} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > settings.ingest_max_body_bytes:
-            raise BadRequest(413, f"body larger than {settings.ingest_max_body_bytes} bytes")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(400, f"body is not valid JSON: {exc}") from exc
+_REASONS = {
+    BadRequest.status: "malformed",
+    401: "unauthorized",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "body"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {err['msg']}{more}"
+def _add_route(app: FastAPI, receiver: Receiver, endpoint: Endpoint) -> None:
+    async def receive(request: Request) -> Response:
+        return await receiver.handle(endpoint, request)
+
+    receive.__name__ = "receive_" + endpoint.path.strip("/").replace("/", "_")
+    app.add_api_route(
+        endpoint.path,
+        receive,
+        methods=["POST"],
+        summary=endpoint.summary,
+        tags=["ingest"],
+        response_class=Response,
+        openapi_extra={
+            "requestBody": {
+                "content": {m: {"schema": {}} for m in endpoint.media},
+                "required": True,
+            }
+        },
+    )

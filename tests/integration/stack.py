@@ -10,6 +10,9 @@ from typing import Any
 import httpx
 
 import migrations
+from services.core.bus.base import RawMessage, decode_all
+from services.core.events import Event
+from services.core.topics import topic_named
 from tests.integration.kafka_tools import group_lag, read_all
 from tests.integration.procs import ServiceProcess, free_port
 
@@ -47,6 +50,7 @@ class Stack:
 
     def __init__(self, kafka: str, database_url: str, prefix: str, log_dir: Path) -> None:
         migrations.upgrade(database_url)
+        self.headers = {"Authorization": f"Bearer {_admin_key(database_url)}"}
         self.kafka = kafka
         self.prefix = prefix
         self.api_port, self.ingest_port = free_port(), free_port()
@@ -96,7 +100,9 @@ class Stack:
 
     def incidents(self, service: str | None = None) -> list[dict[str, Any]]:
         params = {"service": service, "limit": 500} if service else {"limit": 500}
-        response = httpx.get(f"{self.api}/api/v1/incidents", params=params, timeout=10)
+        response = httpx.get(
+            f"{self.api}/api/v1/incidents", params=params, headers=self.headers, timeout=10
+        )
         response.raise_for_status()
         return list(response.json()["items"])
 
@@ -106,7 +112,28 @@ class Stack:
     def topic(self, name: str) -> list[Any]:
         return read_all(self.kafka, f"{self.prefix}{name}")
 
+    def events(self, name: str) -> list[Event]:
+        """Every event in a topic, with batched messages (several events each) unpacked."""
+        topic = topic_named(name)
+        return [
+            event
+            for m in self.topic(name)
+            for event in decode_all(topic, RawMessage(name, m.key, m.value, m.partition, m.offset))
+        ]
+
     def detect_lag(self) -> int | None:
         return group_lag(
             self.kafka, f"{self.prefix}vigil-detect", f"{self.prefix}telemetry.metrics"
         )
+
+
+def _admin_key(database_url: str) -> str:
+    """An admin API key in the stack's database, for the tests' API calls."""
+    from services.core.db import make_engine, make_session_factory
+    from tests.factories import make_key
+
+    engine = make_engine(database_url)
+    try:
+        return make_key(make_session_factory(engine), "admin", "integration-tests")
+    finally:
+        engine.dispose()

@@ -78,7 +78,7 @@ def test_two_detect_workers_share_partitions_and_one_takes_over_when_the_other_d
             what="every fault's incident to resolve",
         )
         wait_for(lambda: stack.detect_lag() == 0, timeout_s=60, what="detect to commit everything")
-        assert len(stack.topic("telemetry.metrics")) == sent
+        assert len(stack.events("telemetry.metrics")) == sent
         _assert_one_resolved_incident_per_fault(stack)
     finally:
         stack.stop_all()
@@ -118,7 +118,7 @@ def test_sigterm_during_load_loses_nothing(
         assert ingest.stop() == 0  # SIGTERM while requests are arriving
         thread.join(timeout=60)
         stop_sending.set()
-        in_kafka = len(stack.topic("telemetry.metrics"))
+        in_kafka = len(stack.events("telemetry.metrics"))
         assert in_kafka == accepted, (in_kafka, accepted)
         # Restart both and send the rest: every point is processed once, incidents once.
         stack.start("ingest")

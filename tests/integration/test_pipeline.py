@@ -38,14 +38,16 @@ def test_metrics_in_incident_opened_and_resolved_out(stack: Stack) -> None:
     incident = incidents[0]
     assert incident["firing"] == []
     assert incident["title"] == "latency anomalous on checkout"
-    timeline = httpx.get(f"{stack.api}/api/v1/incidents/{incident['id']}/timeline").json()
+    timeline = httpx.get(
+        f"{stack.api}/api/v1/incidents/{incident['id']}/timeline", headers=stack.headers
+    ).json()
     kinds = [entry["kind"] for entry in timeline]
     assert kinds[:2] == ["anomaly.firing", "incident.opened"]
     assert kinds[-1] == "incident.resolved"
     explanation = timeline[0]["detail"]["explanation"]
     assert explanation["observed"] > explanation["upper"]
     # Everything ingest acknowledged is in Kafka, exactly once.
-    assert len(stack.topic("telemetry.metrics")) == accepted
+    assert len(stack.events("telemetry.metrics")) == accepted
     # The incident changes went out on the incidents topic (via the outbox).
     wait_for(
         lambda: [m for m in stack.topic("incidents") if b'"resolved"' in m.value],
@@ -77,7 +79,7 @@ def test_detect_killed_mid_stream_loses_nothing_and_duplicates_nothing(stack: St
         what="the detect group to commit every offset",
     )
     assert sent == TICKS * len(SERIES)
-    assert len(stack.topic("telemetry.metrics")) == sent
+    assert len(stack.events("telemetry.metrics")) == sent
     incidents = stack.incidents("payments")
     assert len(incidents) == 1, incidents
     assert incidents[0]["status"] == "resolved"

@@ -30,6 +30,7 @@ def test_vigil_up_serves_api_and_ingest_and_stops_cleanly_on_sigterm(tmp_path: P
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    printed: list[str] = []
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -46,11 +47,20 @@ def test_vigil_up_serves_api_and_ingest_and_stops_cleanly_on_sigterm(tmp_path: P
             f"http://127.0.0.1:{ingest_port}/v1/json/metrics", json={"points": [point]}
         )
         assert sent.json() == {"accepted": 1}
-        assert httpx.get(f"http://127.0.0.1:{api_port}/api/v1/incidents").json()["items"] == []
+        # First start: an admin key is printed, alone on its line, and the API needs it.
+        assert proc.stdout is not None
+        key = ""
+        while not key.startswith("vgl_"):
+            key = proc.stdout.readline().decode().strip()
+            printed.append(key)
+        incidents = f"http://127.0.0.1:{api_port}/api/v1/incidents"
+        assert httpx.get(incidents).status_code == 401
+        auth = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(incidents, headers=auth).json()["items"] == []
         assert httpx.get(f"http://127.0.0.1:{api_port}/docs").status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=30)[0].decode()
+        output = "\n".join(printed) + proc.communicate(timeout=30)[0].decode()
     assert proc.returncode == 0, output
     assert f"API http://127.0.0.1:{api_port}" in output
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.db import Base, UTCDateTime
@@ -25,12 +25,33 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_signal_at: Mapped[datetime] = mapped_column(UTCDateTime())
     signal_count: Mapped[int] = mapped_column(Integer, default=0)
-    # Series currently firing in this incident; it resolves when this becomes empty.
+    # Series (or alert fingerprints) currently firing in this incident.
     firing: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Every service whose signals joined this incident (the first is `service`).
+    services: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    assignee: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set when the last firing signal recovered but resolution waits for the quiet period.
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Recent firing <-> recovered changes (ISO timestamps), for flapping detection; bounded.
+    flips: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # True while every firing signal is silenced: changes are recorded, not notified.
+    silenced: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
-        Index("ix_incidents_tenant_service_status", "tenant", "service", "status"),
+        Index(
+            "ix_incidents_tenant_service_status_resolved_at",
+            "tenant",
+            "service",
+            "status",
+            "resolved_at",
+        ),
         Index("ix_incidents_opened_at_id", "opened_at", "id"),
+        Index("ix_incidents_status_opened_at_id", "status", "opened_at", "id"),
+        Index("ix_incidents_service_opened_at_id", "service", "opened_at", "id"),
+        Index("ix_incidents_updated_at_id", "updated_at", "id"),
+        Index("ix_incidents_recovered_at", "recovered_at"),
     )
 
 
@@ -51,6 +72,8 @@ class Signal(Base):
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The silence (or maintenance window) that matched this signal, if any.
+    silenced_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class TimelineEntry(Base):
@@ -66,3 +89,5 @@ class TimelineEntry(Base):
     kind: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(128))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The id of the bus event this entry records (other services' activity), for idempotency.
+    event_id: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)

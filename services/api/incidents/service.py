@@ -1,7 +1,8 @@
-"""Incident service layer: applies correlation decisions to the database, idempotently.
+"""Incident service layer: queries, people's actions, and the quiet-period sweep.
 
-Every function takes a session inside the caller's transaction; the outgoing events are put in
-the outbox in that same transaction.
+Every function takes a session inside the caller's transaction and writes, in that same
+transaction, the incident change, its timeline entry, an audit record and the outgoing event
+(outbox). Recording signals (anomalies, external alerts) lives in `signals.py`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from services.api.incidents import correlation
-from services.api.incidents.models import Incident, Signal, TimelineEntry
+from services.api.audit import service as audit
+from services.api.auth.principal import SWEEPER, Principal
+from services.api.incidents import lifecycle, quiet
+from services.api.incidents.lifecycle import Command
+from services.api.incidents.models import Incident, TimelineEntry
 from services.api.outbox import enqueue
+from services.core.errors import NotFound
 from services.core.events import (
-    Anomaly,
     IncidentEvent,
     IncidentEventType,
     IncidentStatus,
@@ -27,92 +31,26 @@ from services.core.events import (
 )
 from services.core.topics import INCIDENTS
 
-_SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
+SORTS = {
+    "-opened_at": (Incident.opened_at, True),
+    "opened_at": (Incident.opened_at, False),
+    "-updated_at": (Incident.updated_at, True),
+    "updated_at": (Incident.updated_at, False),
+}
+
+_EVENT_FOR = {
+    Command.ACKNOWLEDGE: IncidentEventType.ACKNOWLEDGED,
+    Command.MITIGATE: IncidentEventType.MITIGATING,
+    Command.RESOLVE: IncidentEventType.RESOLVED,
+    Command.REOPEN: IncidentEventType.REOPENED,
+}
 
 
-def record_anomaly(
-    *, session: Session, anomaly: Anomaly, policy: correlation.CorrelationPolicy
-) -> list[IncidentEvent]:
-    """Store an anomaly and update incidents; a redelivered anomaly changes nothing."""
-    if session.get(Signal, anomaly.id) is not None:
-        return []
-    now = utcnow()
-    open_incident = _open_incident(session, anomaly.tenant, anomaly.service)
-    last_resolved = (
-        None if open_incident else _last_resolved(session, anomaly.tenant, anomaly.service)
-    )
-    decision = correlation.correlate(
-        correlation.Signal(anomaly.status, anomaly.service, anomaly.series, anomaly.timestamp),
-        _view(open_incident),
-        _view(last_resolved),
-        policy,
-    )
-    incident: Incident | None = None
-    event_type: IncidentEventType | None = None
-    match decision.action:
-        case correlation.Action.OPEN:
-            incident = _new_incident(anomaly, now)
-            session.add(incident)
-            session.flush()
-            event_type = IncidentEventType.OPENED
-        case correlation.Action.REOPEN:
-            incident = last_resolved
-            assert incident is not None
-            incident.status = IncidentStatus.OPEN.value
-            incident.resolved_at = None
-            event_type = IncidentEventType.REOPENED
-        case correlation.Action.ATTACH:
-            incident = open_incident
-            assert incident is not None
-            if _SEVERITY_RANK[anomaly.severity.value] > _SEVERITY_RANK[incident.severity]:
-                incident.severity = anomaly.severity.value
-                event_type = IncidentEventType.UPDATED
-        case correlation.Action.CLEAR | correlation.Action.RESOLVE:
-            incident = open_incident
-        case correlation.Action.IGNORE:
-            pass
-
-    session.add(_signal_row(anomaly, incident.id if incident else None, now))
-    if incident is None:
-        return []
-    _apply_signal(incident, anomaly, now)
-    if decision.action is correlation.Action.RESOLVE:
-        incident.status = IncidentStatus.RESOLVED.value
-        incident.resolved_at = anomaly.timestamp
-        event_type = IncidentEventType.RESOLVED
-    session.add(
-        TimelineEntry(
-            incident_id=incident.id,
-            at=now,
-            kind=f"anomaly.{anomaly.status}",
-            actor="detect",
-            detail={
-                "signal_id": anomaly.id,
-                "series": anomaly.series,
-                "score": anomaly.score,
-                "explanation": anomaly.explanation.model_dump() if anomaly.explanation else None,
-            },
-        )
-    )
-    if event_type is None:
-        return []
-    if event_type is not IncidentEventType.UPDATED:
-        session.add(
-            TimelineEntry(
-                incident_id=incident.id,
-                at=now,
-                kind=f"incident.{event_type.value}",
-                actor="correlator",
-                detail={"signal_id": anomaly.id},
-            )
-        )
-    event = incident_event(incident, event_type, cause=anomaly.id)
-    enqueue(session, INCIDENTS, event)
-    return [event]
+# -- events, timeline ------------------------------------------------------------------------
 
 
 def incident_event(
-    incident: Incident, event_type: IncidentEventType, *, cause: str
+    incident: Incident, event_type: IncidentEventType, *, cause: str, actor: str = ""
 ) -> IncidentEvent:
     """The bus event describing an incident change; its id is derived from the cause."""
     return IncidentEvent(
@@ -126,36 +64,88 @@ def incident_event(
         opened_at=incident.opened_at,
         resolved_at=incident.resolved_at,
         tenant=incident.tenant,
+        services=list(incident.services or [incident.service]),
+        assignee=incident.assignee,
+        silenced=bool(incident.silenced),
+        actor=actor,
     )
+
+
+def emit(
+    session: Session,
+    incident: Incident,
+    event_type: IncidentEventType,
+    *,
+    cause: str,
+    actor: str,
+) -> IncidentEvent:
+    """Put the incident change on the outbox (published to `incidents` after commit)."""
+    event = incident_event(incident, event_type, cause=cause, actor=actor)
+    enqueue(session, INCIDENTS, event)
+    return event
+
+
+def note(
+    session: Session,
+    incident_id: str,
+    kind: str,
+    actor: str,
+    detail: dict[str, Any],
+    at: datetime | None = None,
+) -> TimelineEntry:
+    """Add a timeline entry."""
+    entry = TimelineEntry(
+        incident_id=incident_id, at=at or utcnow(), kind=kind, actor=actor, detail=detail
+    )
+    session.add(entry)
+    return entry
+
+
+# -- queries ----------------------------------------------------------------------------------
 
 
 def list_incidents(
     *,
     session: Session,
-    status: str | None = None,
+    status: Sequence[str] | str | None = None,
     service: str | None = None,
+    severity: Sequence[str] | None = None,
+    assignee: str | None = None,
+    sort: str = "-opened_at",
     limit: int = 50,
     before: tuple[datetime, str] | None = None,
 ) -> Sequence[Incident]:
-    """Incidents newest first, filtered, keyset-paginated on (opened_at, id)."""
+    """Incidents filtered and sorted, keyset-paginated on (sort column, id)."""
+    column, descending = SORTS[sort]
     query = select(Incident)
-    if status:
-        query = query.where(Incident.status == status)
+    statuses = [status] if isinstance(status, str) else list(status or [])
+    if statuses:
+        query = query.where(Incident.status.in_(statuses))
     if service:
         query = query.where(Incident.service == service)
+    if severity:
+        query = query.where(Incident.severity.in_(list(severity)))
+    if assignee:
+        query = query.where(Incident.assignee == assignee)
     if before is not None:
-        opened_at, incident_id = before
-        query = query.where(
-            (Incident.opened_at < opened_at)
-            | ((Incident.opened_at == opened_at) & (Incident.id < incident_id))
-        )
-    query = query.order_by(Incident.opened_at.desc(), Incident.id.desc()).limit(limit)
-    return session.scalars(query).all()
+        # A row-value comparison, so that the (column, id) index serves the page directly.
+        key, after = tuple_(column, Incident.id), tuple_(*before)
+        query = query.where(key < after if descending else key > after)
+    order = (column.desc(), Incident.id.desc()) if descending else (column.asc(), Incident.id)
+    return session.scalars(query.order_by(*order).limit(limit)).all()
 
 
 def get_incident(*, session: Session, incident_id: str) -> Incident | None:
     """One incident by id."""
     return session.get(Incident, incident_id)
+
+
+def require_incident(session: Session, incident_id: str, *, lock: bool = False) -> Incident:
+    """One incident by id (locked for update when asked); raises NotFound."""
+    incident = session.get(Incident, incident_id, with_for_update=lock or None)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} not found")
+    return incident
 
 
 def timeline(*, session: Session, incident_id: str) -> Sequence[TimelineEntry]:
@@ -168,78 +158,166 @@ def timeline(*, session: Session, incident_id: str) -> Sequence[TimelineEntry]:
     return session.scalars(query).all()
 
 
-# -- helpers ----------------------------------------------------------------------------------
+# -- people's actions -------------------------------------------------------------------------
 
 
-def _open_incident(session: Session, tenant: str, service: str) -> Incident | None:
-    query = (
-        select(Incident)
-        .where(Incident.tenant == tenant, Incident.service == service)
-        .where(Incident.status != IncidentStatus.RESOLVED.value)
-        .order_by(Incident.opened_at.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
-
-
-def _last_resolved(session: Session, tenant: str, service: str) -> Incident | None:
-    query = (
-        select(Incident)
-        .where(Incident.tenant == tenant, Incident.service == service)
-        .where(Incident.status == IncidentStatus.RESOLVED.value)
-        .order_by(Incident.resolved_at.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
-
-
-def _view(incident: Incident | None) -> correlation.IncidentView | None:
-    if incident is None:
-        return None
-    return correlation.IncidentView(
-        incident.id, frozenset(incident.firing or ()), incident.resolved_at
-    )
-
-
-def _new_incident(anomaly: Anomaly, now: datetime) -> Incident:
-    return Incident(
-        id=new_id(),
-        tenant=anomaly.tenant,
-        service=anomaly.service,
-        title=f"{anomaly.metric} anomalous on {anomaly.service}",
-        severity=anomaly.severity.value,
-        status=IncidentStatus.OPEN.value,
-        opened_at=anomaly.timestamp,
-        updated_at=now,
-        last_signal_at=anomaly.timestamp,
-        signal_count=0,
-        firing=[],
-    )
-
-
-def _apply_signal(incident: Incident, anomaly: Anomaly, now: datetime) -> None:
-    firing = set(incident.firing or ())
-    if anomaly.status == "firing":
-        firing.add(anomaly.series)
-    else:
-        firing.discard(anomaly.series)
-    incident.firing = sorted(firing)  # a new list, so SQLAlchemy sees the JSON change
-    incident.signal_count = (incident.signal_count or 0) + 1
-    incident.last_signal_at = max(incident.last_signal_at, anomaly.timestamp)
+def act(
+    *, session: Session, incident_id: str, command: Command, actor: Principal, note_text: str = ""
+) -> Incident:
+    """Acknowledge, mitigate, resolve or reopen; asking for the current state is a no-op."""
+    lifecycle.authorize(command, actor.role)
+    incident = require_incident(session, incident_id, lock=True)
+    target = lifecycle.transition(IncidentStatus(incident.status), command)
+    if target is None:
+        return incident
+    now = utcnow()
+    previous = incident.status
+    incident.status = target.value
     incident.updated_at = now
-
-
-def _signal_row(anomaly: Anomaly, incident_id: str | None, now: datetime) -> Signal:
-    payload: dict[str, Any] = anomaly.model_dump(mode="json")
-    return Signal(
-        id=anomaly.id,
-        incident_id=incident_id,
-        kind=anomaly.kind,
-        status=anomaly.status,
-        service=anomaly.service,
-        series=anomaly.series,
-        score=anomaly.score,
-        observed_at=anomaly.timestamp,
-        received_at=now,
-        payload=payload,
+    if target is IncidentStatus.ACKNOWLEDGED:
+        incident.acknowledged_at = now
+    elif target is IncidentStatus.RESOLVED:
+        incident.resolved_at = now
+        incident.firing = []  # people close the episode; late recoveries are ignored
+        incident.recovered_at = None
+        incident.flapping = False
+    elif command is Command.REOPEN:
+        incident.resolved_at = None
+        incident.recovered_at = None
+    event_type = _EVENT_FOR[command]
+    detail = {"from": previous, "to": target.value, **({"note": note_text} if note_text else {})}
+    note(session, incident.id, f"incident.{event_type.value}", actor.label, detail, now)
+    audit.record(
+        session,
+        actor=actor,
+        action=f"incident.{command.value}",
+        target_type="incident",
+        target_id=incident.id,
+        detail=detail,
     )
+    emit(session, incident, event_type, cause=new_id(), actor=actor.label)
+    return incident
+
+
+def assign(
+    *, session: Session, incident_id: str, assignee: str | None, actor: Principal
+) -> Incident:
+    """Set (or clear, with None) the person working the incident."""
+    lifecycle.authorize(Command.ASSIGN, actor.role)
+    incident = require_incident(session, incident_id, lock=True)
+    if incident.assignee == assignee:
+        return incident
+    detail = {"from": incident.assignee, "to": assignee}
+    incident.assignee = assignee
+    incident.updated_at = utcnow()
+    note(session, incident.id, "incident.assigned", actor.label, detail)
+    audit.record(
+        session,
+        actor=actor,
+        action="incident.assign",
+        target_type="incident",
+        target_id=incident.id,
+        detail=detail,
+    )
+    emit(session, incident, IncidentEventType.ASSIGNED, cause=new_id(), actor=actor.label)
+    return incident
+
+
+def comment(*, session: Session, incident_id: str, text: str, actor: Principal) -> TimelineEntry:
+    """Add a comment to the incident's timeline."""
+    lifecycle.authorize(Command.COMMENT, actor.role)
+    incident = require_incident(session, incident_id, lock=True)
+    incident.updated_at = utcnow()
+    entry = note(session, incident.id, "comment", actor.label, {"text": text})
+    audit.record(
+        session,
+        actor=actor,
+        action="incident.comment",
+        target_type="incident",
+        target_id=incident.id,
+        detail={"text": text},
+    )
+    emit(session, incident, IncidentEventType.COMMENTED, cause=new_id(), actor=actor.label)
+    session.flush()
+    return entry
+
+
+def update(
+    *,
+    session: Session,
+    incident_id: str,
+    actor: Principal,
+    severity: Severity | None = None,
+    title: str | None = None,
+) -> Incident:
+    """Change an incident's severity or title."""
+    lifecycle.authorize(Command.UPDATE, actor.role)
+    incident = require_incident(session, incident_id, lock=True)
+    changes: dict[str, Any] = {}
+    if severity is not None and severity.value != incident.severity:
+        changes["severity"] = {"from": incident.severity, "to": severity.value}
+        incident.severity = severity.value
+    if title is not None and title != incident.title:
+        changes["title"] = {"from": incident.title, "to": title}
+        incident.title = title
+    if not changes:
+        return incident
+    incident.updated_at = utcnow()
+    note(session, incident.id, "incident.updated", actor.label, changes)
+    audit.record(
+        session,
+        actor=actor,
+        action="incident.update",
+        target_type="incident",
+        target_id=incident.id,
+        detail=changes,
+    )
+    emit(session, incident, IncidentEventType.UPDATED, cause=new_id(), actor=actor.label)
+    return incident
+
+
+# -- the quiet-period sweep -------------------------------------------------------------------
+
+
+def sweep(
+    *, session: Session, now: datetime, policy: quiet.QuietPolicy, limit: int = 500
+) -> list[IncidentEvent]:
+    """Resolve recovered incidents whose quiet period has passed (wall clock `now`)."""
+    query = (
+        select(Incident)
+        .where(Incident.recovered_at.is_not(None))
+        .where(Incident.status != IncidentStatus.RESOLVED.value)
+        .order_by(Incident.recovered_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    events = []
+    for incident in session.scalars(query):
+        if not quiet.due(incident.recovered_at, incident.flapping, now, policy):
+            continue
+        recovered_at = incident.recovered_at
+        assert recovered_at is not None
+        detail = {
+            "reason": "quiet period elapsed",
+            "recovered_at": recovered_at.isoformat(),
+            "flapping": incident.flapping,
+        }
+        incident.status = IncidentStatus.RESOLVED.value
+        incident.resolved_at = recovered_at
+        incident.recovered_at = None
+        incident.flapping = False
+        incident.updated_at = now
+        note(session, incident.id, "incident.resolved", SWEEPER.label, detail, now)
+        audit.record(
+            session,
+            actor=SWEEPER,
+            action="incident.auto_resolve",
+            target_type="incident",
+            target_id=incident.id,
+            detail=detail,
+        )
+        cause = f"quiet-{recovered_at.timestamp():.0f}"
+        events.append(
+            emit(session, incident, IncidentEventType.RESOLVED, cause=cause, actor=SWEEPER.label)
+        )
+    return events

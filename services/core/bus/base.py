@@ -303,6 +303,13 @@ class Bus(ABC):
     async def publish(self, topic: Topic, events: Sequence[Event]) -> None:
         """Send events; returns only once the bus has durably accepted all of them."""
 
+    async def publish_keyed(
+        self, topic: Topic, events: Sequence[Event], keys: Sequence[str]
+    ) -> None:
+        """`publish`, for a caller that already computed each event's `partition_key()`."""
+        del keys  # adapters that hash keys themselves may use them; the rest recompute
+        await self.publish(topic, events)
+
     @abstractmethod
     async def publish_records(self, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
         """Send (topic name, key, value) records as they are; returns once all are accepted."""

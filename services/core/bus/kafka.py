@@ -33,7 +33,6 @@ from services.core.bus.base import (
     StateStore,
     encode,
     encode_batch,
-    encode_key,
 )
 from services.core.bus.partitioning import KeyPartitioner
 from services.core.errors import ConfigurationError, RetryableError
@@ -151,13 +150,21 @@ class KafkaBus(Bus):
         )
 
     async def publish(self, topic: Topic, events: Sequence[Event]) -> None:
+        await self.publish_keyed(topic, events, [e.partition_key() for e in events])
+
+    async def publish_keyed(
+        self, topic: Topic, events: Sequence[Event], keys: Sequence[str]
+    ) -> None:
         if not events:
             return
         name = self._prefix + topic.name
         if topic.batched and self._batch_max_events > 1 and len(events) > 1:
-            await self._send(await self._batched(topic, name, events))
+            await self._send(await self._batched(topic, name, events, keys))
         else:
-            await self._send([(name, encode_key(e), encode(e), None) for e in events])
+            records = [
+                (name, k.encode(), encode(e), None) for e, k in zip(events, keys, strict=True)
+            ]
+            await self._send(records)
 
     async def publish_records(self, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
         if records:
@@ -165,14 +172,16 @@ class KafkaBus(Bus):
                 [(self._prefix + topic, key, value, None) for topic, key, value in records]
             )
 
-    async def _batched(self, topic: Topic, name: str, events: Sequence[Event]) -> list[_Record]:
+    async def _batched(
+        self, topic: Topic, name: str, events: Sequence[Event], keys: Sequence[str]
+    ) -> list[_Record]:
         """One message per partition and chunk; the key is the first event's key."""
         partitions = self._partition_counts.get(name)
         if partitions is None:
             partitions = await self._count_partitions(name)
         groups: dict[int, tuple[bytes, list[Event]]] = {}
-        for event in events:
-            key = encode_key(event)
+        for event, text in zip(events, keys, strict=True):
+            key = text.encode()
             partition = self._partitioner.partition(key, partitions)
             group = groups.get(partition)
             if group is None:

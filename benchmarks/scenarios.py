@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.scenarios.evaluate import RunResult, run, score  # noqa: E402
-from benchmarks.scenarios.faults import suite  # noqa: E402
+from services.demo.scenarios.faults import suite  # noqa: E402
 
 
 def _describe(result: RunResult) -> str:

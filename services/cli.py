@@ -56,6 +56,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from services.demo.run import run_demo
 
     configure_logging("WARNING")
+    if args.scenario == "microservices":
+        from services.demo.microservices import run_microservices_demo
+
+        return asyncio.run(run_microservices_demo(seed=args.seed, database_url=args.database_url))
     return asyncio.run(
         run_demo(duration=args.duration, seed=args.seed, database_url=args.database_url)
     )
@@ -151,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=60.0, help="seconds of wall time")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--database-url", help="default: a fresh SQLite file in a temp directory")
+    demo.add_argument(
+        "--scenario",
+        choices=["microservices"],
+        help="microservices: a simulated shop's metrics, logs and traces with a slow database, "
+        "incidents printed with their top root cause (runs as fast as it goes; no --duration)",
+    )
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run one service against Kafka and PostgreSQL")

@@ -1,8 +1,8 @@
-"""Synthetic microservice scenarios with labelled faults, and what scores detectors on them.
+"""Scores detectors on the synthetic microservice scenarios of `services.demo.scenarios`.
 
-- `model`: the simulated shop (services, call trees, latencies, log lines);
-- `faults`: fault kinds, labelled faults, the scenario suite;
-- `generator`: a scenario's telemetry (spans, logs, metrics), second by second, seeded;
 - `evaluate`: runs scenarios through the detectors and scores recall, precision, RCA;
 - `logcorpus`: labelled log corpora for template-mining accuracy.
+
+The shop model, the faults and the telemetry generator live in `services.demo.scenarios`
+(installed with the package, for `vigil demo --scenario microservices`).
 """

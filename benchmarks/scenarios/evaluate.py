@@ -26,9 +26,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from benchmarks.scenarios.faults import Fault, Scenario
-from benchmarks.scenarios.generator import ScenarioRun
 from services.core.events import Anomaly
+from services.demo.scenarios.faults import Fault, Scenario
+from services.demo.scenarios.generator import ScenarioRun
 from services.detect.logs.monitor import LogsMonitor
 from services.detect.monitor import MetricsMonitor
 from services.detect.rca import Cause, Symptom, rank

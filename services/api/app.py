@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -18,6 +19,7 @@ from services.api.incidents.routes import router as incidents_router
 from services.api.incidents.schemas import InvalidCursor
 from services.api.incidents.stream import router as stream_router
 from services.api.silences.routes import router as silences_router
+from services.api.topology.routes import router as topology_router
 from services.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 API_DESCRIPTION = """
@@ -38,6 +40,7 @@ OPENAPI_TAGS = [
     {"name": "incidents", "description": "Incidents, their lifecycle, timeline and stream."},
     {"name": "feedback", "description": "Operator labels on incidents, for the detectors."},
     {"name": "silences", "description": "Silences and maintenance windows."},
+    {"name": "topology", "description": "The service dependency graph learned from traces."},
     {"name": "audit", "description": "Who did what, when (admin)."},
     {"name": "auth", "description": "API keys (admin) and the caller's identity."},
     {"name": "operations", "description": "Health and readiness (no key needed)."},
@@ -51,6 +54,7 @@ def create_app(
     on_commit: Callable[[], None] = lambda: None,
     feed: ChangeFeed | None = None,
     heartbeat_s: float = 15.0,
+    topology_max_age: timedelta = timedelta(hours=1),
 ) -> FastAPI:
     """Build the API app around a session factory.
 
@@ -66,6 +70,7 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.feed = feed or ChangeFeed(session_factory, Broadcaster())
     app.state.heartbeat_s = heartbeat_s
+    app.state.topology_max_age = topology_max_age
 
     def committed() -> None:
         on_commit()
@@ -76,6 +81,7 @@ def create_app(
     app.include_router(incidents_router)
     app.include_router(feedback_router)
     app.include_router(silences_router)
+    app.include_router(topology_router)
     app.include_router(audit_router)
     app.include_router(auth_router)
     _map_errors(app)

@@ -130,5 +130,6 @@ def build_api(settings: ApiSettings, bus: Bus) -> ApiService:
         on_commit=relay.notify,
         feed=feed,
         heartbeat_s=settings.sse_heartbeat_s,
+        topology_max_age=policy.topology_max_age,
     )
     return ApiService(settings, bus, engine, factory, consumer, relay, feed, sweeper, app)

@@ -81,9 +81,12 @@ class MetricsMonitor:
         self.model_failures = 0
         self.last_model_failure: tuple[str, str] | None = None
 
-    def observe(self, point: MetricPoint) -> list[Anomaly]:
-        """Feed one point; return the anomaly transitions it causes (usually none)."""
-        key = point.partition_key()
+    def observe(self, point: MetricPoint, key: str | None = None) -> list[Anomaly]:
+        """Feed one point; return the anomaly transitions it causes (usually none).
+
+        `key` is the point's partition key when the caller already computed it.
+        """
+        key = key if key is not None else point.partition_key()
         state = self.series.get(key)
         if state is None:
             state = self._new_state(key)

@@ -31,6 +31,7 @@ class MetricsWorker:
         self.checkpoint_every = checkpoint_every
         self.points = 0
         self.restored = 0
+        self.anomalies = 0
 
     @classmethod
     def attach(
@@ -60,18 +61,21 @@ class MetricsWorker:
             if blob is not None and self.monitor.restore(key, blob):
                 self.restored += 1
         failures = self.monitor.model_failures
-        anomalies = self.monitor.observe(point)
+        anomalies = self.monitor.observe(point, key)
         if self.monitor.model_failures != failures and self.monitor.last_model_failure:
             series, error = self.monitor.last_model_failure
             log.warning("model failed on %s, now on the fallback detector: %s", series, error)
         self.points += 1
         state = self.monitor.series.get(key)
+        if anomalies:
+            # Publish first, then make the transition durable in the checkpoint: a crash in
+            # between replays the point and re-emits the transition (same id, deduplicated
+            # downstream); the other order could record a transition nobody was told about.
+            await self.bus.publish(ANOMALIES, anomalies)
+            self.anomalies += len(anomalies)
         if anomalies or (state is not None and state.points % self.checkpoint_every == 0):
             snapshot = self.monitor.snapshot(key)
             if snapshot is not None:
                 self.store.put(key, snapshot)
         if anomalies:
-            # A firing/resolved transition must survive a crash: otherwise the next owner of
-            # the series would not know it fired and could never resolve it.
             await self.store.flush()
-            await self.bus.publish(ANOMALIES, anomalies)

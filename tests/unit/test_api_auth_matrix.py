@@ -49,6 +49,7 @@ MATRIX: dict[tuple[str, str], tuple[Role, Any]] = {
     ("GET", "/api/v1/silences/{silence_id}"): (V, None),
     ("PATCH", "/api/v1/silences/{silence_id}"): (R, {"comment": "x"}),
     ("DELETE", "/api/v1/silences/{silence_id}"): (R, None),
+    ("GET", "/api/v1/topology"): (V, None),
     ("GET", "/api/v1/audit"): (A, None),
     ("GET", "/api/v1/whoami"): (V, None),
     ("GET", "/api/v1/keys"): (A, None),

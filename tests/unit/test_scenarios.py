@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from benchmarks.scenarios import model
 from benchmarks.scenarios.evaluate import correlate, run, score
-from benchmarks.scenarios.faults import TARGETS, Fault, FaultKind, Scenario, scenario, suite
-from benchmarks.scenarios.generator import ScenarioRun
 from services.core.events import Anomaly
+from services.demo.scenarios import model
+from services.demo.scenarios.faults import TARGETS, Fault, FaultKind, Scenario, scenario, suite
+from services.demo.scenarios.generator import ScenarioRun
 from services.detect.logs.miner import TemplateMiner
 
 

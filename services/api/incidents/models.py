@@ -38,6 +38,9 @@ class Incident(Base):
     flips: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # True while every firing signal is silenced: changes are recorded, not notified.
     silenced: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Root-cause candidates, most likely first ([{service, score, reason, anomalous}]), ranked
+    # once signals of several services joined; null before that.
+    root_causes: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         Index(

@@ -7,7 +7,7 @@ import binascii
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.core.errors import VigilError
 from services.core.events import IncidentStatus, Severity
@@ -33,7 +33,33 @@ _INCIDENT_EXAMPLE: dict[str, Any] = {
     "firing": ['http_request_duration_ms{service="checkout"}'],
     "flapping": False,
     "silenced": False,
+    "root_causes": [
+        {
+            "service": "payments",
+            "score": 0.925,
+            "reason": "anomalous from 09:59:30 with no anomalous dependency of its own; "
+            "explains checkout",
+            "anomalous": True,
+        },
+        {
+            "service": "checkout",
+            "score": 0.45,
+            "reason": "anomalous from 10:00:00, explained by payments",
+            "anomalous": True,
+        },
+    ],
 }
+
+
+class RootCauseRead(BaseModel):
+    """A root-cause candidate of an incident spanning several services."""
+
+    service: str
+    score: float = Field(ge=0, le=1, description="How likely, in [0, 1].")
+    reason: str
+    anomalous: bool = Field(
+        default=True, description="False: a dependency of anomalous services, silent itself."
+    )
 
 
 class IncidentBase(BaseModel):
@@ -67,6 +93,16 @@ class IncidentRead(IncidentBase):
     silenced: bool = Field(
         default=False, description="Every signal so far was silenced: not notified."
     )
+    root_causes: list[RootCauseRead] = Field(
+        default_factory=list,
+        description="Most likely root cause first; ranked once signals of several services "
+        "joined, from the dependency graph and when each service first fired.",
+    )
+
+    @field_validator("root_causes", mode="before")
+    @classmethod
+    def _unranked_is_empty(cls, value: object) -> object:
+        return [] if value is None else value
 
 
 class IncidentUpdate(BaseModel):
@@ -147,7 +183,7 @@ class TimelineEntryRead(BaseModel):
         "incident.resolved, incident.recovered, incident.flapping, incident.assigned, "
         "incident.updated, comment, feedback, action.proposed, action.executed, "
         "action.failed, action.rejected, action.interrupted, notification.sent, "
-        "notification.failed"
+        "notification.failed, rca.ranked"
     )
     actor: str
     detail: dict[str, Any]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.api.audit import service as audit
 from services.api.auth.principal import CORRELATOR
 from services.api.bulk import insert_rows
-from services.api.incidents import correlation, quiet, topology
+from services.api.incidents import correlation, quiet, rootcause, topology
 from services.api.incidents.correlation import Action, Decision
 from services.api.incidents.inputs import IncidentPolicy, SignalIn, from_alert, from_anomaly
 from services.api.incidents.models import Incident, Signal, TimelineEntry
@@ -111,11 +111,16 @@ class _Recorder:
         # rows; going through the unit of work one object at a time costs more than the SQL).
         self.signal_rows: list[dict[str, Any]] = []
         self.timeline_rows: list[dict[str, Any]] = []
+        self.joined: dict[str, Incident] = {}  # incidents a new service joined: rank again
 
     def write(self) -> None:
         """Insert the batch's signals and timeline entries (after the incidents they refer to)."""
         self.session.flush()
         insert_rows(self.session, Signal, self.signal_rows)
+        for incident in self.joined.values():
+            calls = rootcause.calls_of(self._correlation(incident.tenant).graph.edges)
+            if ranked := rootcause.rerank(self.session, incident, calls):
+                self._note(incident.id, "rca.ranked", CORRELATOR.label, ranked, self.now)
         insert_rows(self.session, TimelineEntry, self.timeline_rows)
 
     def _note(
@@ -246,6 +251,8 @@ class _Recorder:
             incident.silenced = silence is not None
         elif action in (Action.ATTACH, Action.DEDUP):
             event_type = self._attach(signal, incident, silence)
+        if signal.service not in (incident.services or []):
+            self.joined[incident.id] = incident
         _apply_signal(incident, signal, self.now)
         flipped = action in (Action.OPEN, Action.REOPEN, Action.RESOLVE) or (
             action is Action.ATTACH and not was_firing

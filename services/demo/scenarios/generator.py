@@ -27,9 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from benchmarks.scenarios import model
-from benchmarks.scenarios.faults import Fault, FaultKind, Scenario
 from services.core.events import LogRecord, MetricPoint, Severity, Span
+from services.demo.scenarios import model
+from services.demo.scenarios.faults import Fault, FaultKind, Scenario
 
 METRIC_STEP_S = 10
 COLD_S = 300.0

@@ -11,13 +11,14 @@ import migrations
 from services.api.service import ApiService, build_api
 from services.api.settings import ApiSettings
 from services.core.bus import InMemoryBus
+from services.core.metrics import register_values
 from services.core.runtime import ensure_port_free, http_server
-from services.detect.service import build_detect
+from services.detect.service import build_detect, detect_metrics
 from services.detect.settings import DetectSettings
 from services.detect.worker import MetricsWorker
 from services.ingest.runner import embedded_app as embedded_ingest_app
 from services.ingest.settings import IngestSettings
-from services.remediate.service import build_remediate
+from services.remediate.service import build_remediate, remediate_metrics
 from services.remediate.settings import RemediateSettings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ class EmbeddedStack:
         bus = InMemoryBus()
         api = build_api(api_settings, bus)
         detect = build_detect(DetectSettings(), bus)
-        build_remediate(RemediateSettings(), bus)
+        remediate = build_remediate(RemediateSettings(), bus)
+        # One /metrics on the api port for everything in this process (the bus is shared).
+        register_values(api.metrics, detect_metrics(detect) + remediate_metrics(remediate))
         return cls(bus=bus, api=api, detect=detect, ingest_settings=IngestSettings())
 
     def ingest_app(self) -> object:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from services.core.bus.kafka import KafkaBus
 from services.core.errors import RetryableError
 from services.core.logs import configure_logging
+from services.core.metrics import BusCollector, Value, new_registry, ops_app, register_values
 from services.core.runtime import ensure_port_free, http_server, stop_on_signals
 from services.core.settings import CommonSettings
 
@@ -44,6 +45,14 @@ async def _serve_until(stop: asyncio.Event, app: object, host: str, port: int) -
     waiter.cancel()
 
 
+def _ops_app(bus: KafkaBus, values: list[Value]) -> object:
+    """/healthz, /readyz (the bus) and /metrics (bus and service) for a worker service."""
+    registry = new_registry()
+    registry.register(BusCollector(bus))
+    register_values(registry, values)
+    return ops_app(registry, bus.ready)
+
+
 async def run_ingest(stop: asyncio.Event) -> None:
     from services.ingest.runner import kafka_bus, serve_on_kafka
     from services.ingest.settings import IngestSettings
@@ -59,7 +68,7 @@ async def run_ingest(stop: asyncio.Event) -> None:
 
 
 async def run_detect(stop: asyncio.Event) -> None:
-    from services.detect.service import build_detect
+    from services.detect.service import build_detect, detect_metrics
     from services.detect.settings import DetectSettings
 
     settings = DetectSettings()
@@ -69,17 +78,19 @@ async def run_detect(stop: asyncio.Event) -> None:
         client_id="vigil-detect",
         topic_prefix=settings.topic_prefix,
     )
-    build_detect(settings, bus)
+    worker = build_detect(settings, bus)
+    host, port = settings.detect_http_host, settings.detect_http_port
+    ensure_port_free(host, port, "detect's health and metrics")
     if await _start_bus(bus, stop):
-        log.info("detect consuming as group %s", settings.detect_group)
+        log.info("detect consuming as %s; metrics on %s:%d", settings.detect_group, host, port)
         try:
-            await stop.wait()
+            await _serve_until(stop, _ops_app(bus, detect_metrics(worker)), host, port)
         finally:
             await bus.stop()
 
 
 async def run_remediate(stop: asyncio.Event) -> None:
-    from services.remediate.service import build_remediate
+    from services.remediate.service import build_remediate, remediate_metrics
     from services.remediate.settings import RemediateSettings
 
     settings = RemediateSettings()
@@ -89,10 +100,13 @@ async def run_remediate(stop: asyncio.Event) -> None:
         client_id="vigil-remediate",
         topic_prefix=settings.topic_prefix,
     )
-    build_remediate(settings, bus)
+    worker = build_remediate(settings, bus)
+    host, port = settings.remediate_http_host, settings.remediate_http_port
+    ensure_port_free(host, port, "remediate's health and metrics")
     if await _start_bus(bus, stop):
+        log.info("remediate consuming; metrics on %s:%d", host, port)
         try:
-            await stop.wait()
+            await _serve_until(stop, _ops_app(bus, remediate_metrics(worker)), host, port)
         finally:
             await bus.stop()
 

@@ -93,6 +93,29 @@ def sqlite_url(tmp_path: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def topic_prefix() -> str:
-    """A unique topic namespace, so tests sharing one broker never see each other's data."""
-    return f"t{uuid.uuid4().hex[:10]}."
+def topic_prefix() -> Iterator[str]:
+    """A unique topic namespace, so tests sharing one broker never see each other's data.
+
+    Its topics are deleted afterwards: a broker keeps files open for every partition, and a
+    long-lived development broker would otherwise run out of file descriptors.
+    """
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    yield prefix
+    _delete_topics(prefix)
+
+
+def _delete_topics(prefix: str) -> None:
+    try:
+        from kafka.admin import KafkaAdminClient
+
+        admin = KafkaAdminClient(
+            bootstrap_servers=KAFKA_BOOTSTRAP, request_timeout_ms=10_000, client_id="vigil-tests"
+        )
+        try:
+            doomed = [t for t in admin.list_topics() if t.startswith(prefix)]
+            if doomed:
+                admin.delete_topics(doomed)
+        finally:
+            admin.close()
+    except Exception:  # noqa: BLE001, S110 - cleanup is best effort; the test already ran
+        pass

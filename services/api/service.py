@@ -7,6 +7,8 @@ import contextlib
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,10 +18,19 @@ from services.api.auth.principal import CLI
 from services.api.auth.roles import Role
 from services.api.consumer import SignalConsumer
 from services.api.feed import Broadcaster, ChangeFeed, Sweeper
+from services.api.incidents.models import Incident
 from services.api.outbox import OutboxRelay
 from services.api.settings import ApiSettings
 from services.core.bus import Bus
 from services.core.db import make_engine, make_session_factory, transaction
+from services.core.events import IncidentStatus
+from services.core.metrics import (
+    BusCollector,
+    Value,
+    metrics_endpoint,
+    new_registry,
+    register_values,
+)
 from services.core.topics import (
     ALERTS_EXTERNAL,
     ANOMALIES,
@@ -43,6 +54,7 @@ class ApiService:
     feed: ChangeFeed
     sweeper: Sweeper
     app: FastAPI
+    metrics: CollectorRegistry = field(default_factory=new_registry)  # served at /metrics
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, stopping: asyncio.Event | None = None) -> None:
@@ -132,4 +144,45 @@ def build_api(settings: ApiSettings, bus: Bus) -> ApiService:
         heartbeat_s=settings.sse_heartbeat_s,
         topology_max_age=policy.topology_max_age,
     )
-    return ApiService(settings, bus, engine, factory, consumer, relay, feed, sweeper, app)
+    api = ApiService(settings, bus, engine, factory, consumer, relay, feed, sweeper, app)
+    api.metrics.register(BusCollector(bus))
+    register_values(api.metrics, api_metrics(api))
+    app.add_route("/metrics", metrics_endpoint(api.metrics), include_in_schema=False)
+    return api
+
+
+def api_metrics(api: ApiService) -> list[Value]:
+    """The api's counters (and open incidents, counted in the database at scrape time)."""
+
+    def open_incidents() -> float:
+        try:
+            with api.session_factory() as session:
+                unresolved = Incident.status != IncidentStatus.RESOLVED
+                query = select(func.count()).select_from(Incident).where(unresolved)
+                return float(session.scalar(query) or 0)
+        except Exception:  # noqa: BLE001 - a scrape must not fail with the database
+            return float("nan")
+
+    return [
+        Value(
+            "vigil_api_signals_recorded",
+            "Anomalies and alerts recorded",
+            lambda: api.consumer.recorded,
+        ),
+        Value(
+            "vigil_api_signals_duplicate",
+            "Redelivered signals skipped",
+            lambda: api.consumer.duplicates,
+        ),
+        Value(
+            "vigil_api_incident_events_published",
+            "Incident changes and feedback relayed from the outbox",
+            lambda: api.relay.published,
+        ),
+        Value(
+            "vigil_api_incidents_quiet_resolved",
+            "Incidents resolved after their quiet period",
+            lambda: api.sweeper.resolved,
+        ),
+        Value("vigil_api_open_incidents", "Incidents not resolved", open_incidents, "gauge"),
+    ]

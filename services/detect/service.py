@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.core.bus import Bus
+from services.core.metrics import Value
 from services.detect.logs.monitor import LogsMonitor
 from services.detect.logs.worker import LogsWorker
 from services.detect.monitor import MetricsMonitor, MonitorPolicy
@@ -36,3 +37,21 @@ def build_logs_traces(settings: DetectSettings, bus: Bus) -> tuple[LogsWorker, T
     logs = LogsWorker.attach(LogsMonitor(), bus, group=settings.detect_group)
     traces = TracesWorker.attach(TracesMonitor(), bus, group=settings.detect_group)
     return logs, traces
+
+
+def detect_metrics(worker: MetricsWorker) -> list[Value]:
+    """The metrics detector's counters, for a /metrics registry."""
+    monitor = worker.monitor
+    return [
+        Value("vigil_detect_points", "Metric points processed", lambda: worker.points),
+        Value("vigil_detect_anomalies", "Anomalies published", lambda: worker.anomalies),
+        Value("vigil_detect_series", "Series held in memory", lambda: len(monitor.series), "gauge"),
+        Value(
+            "vigil_detect_model_failures",
+            "Series whose model failed (now on the fallback detector)",
+            lambda: monitor.model_failures,
+        ),
+        Value("vigil_detect_out_of_order", "Late or repeated points", lambda: monitor.out_of_order),
+        Value("vigil_detect_evicted", "Series evicted at max_series", lambda: monitor.evicted),
+        Value("vigil_detect_restored", "Series restored from checkpoints", lambda: worker.restored),
+    ]

@@ -11,6 +11,10 @@ class DetectSettings(CommonSettings):
     """Environment: VIGIL_KAFKA_BOOTSTRAP, VIGIL_DETECT_GROUP, VIGIL_FIRE_THRESHOLD, ..."""
 
     detect_group: str = "vigil-detect"
+    detect_http_host: str = Field(
+        default="127.0.0.1", description="Where `vigil run detect` serves /healthz, /metrics."
+    )
+    detect_http_port: int = Field(default=9464, ge=1, le=65535)
     fire_threshold: float = Field(
         default=0.92, gt=0, le=1, description="Score of the point that starts an anomaly."
     )

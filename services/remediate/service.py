@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.core.bus import Bus
+from services.core.metrics import Value
 from services.core.netpolicy import OutboundPolicy
 from services.core.topics import REMEDIATION_COMMANDS
 from services.remediate.clock import Clock, SystemClock
@@ -133,3 +134,15 @@ def build_remediate(
     )
     worker.attach(group=settings.remediate_group)
     return worker
+
+
+def remediate_metrics(worker: RemediationWorker) -> list[Value]:
+    """The remediation worker's counters, for a /metrics registry."""
+    return [
+        Value("vigil_remediate_executed", "Commands run by an executor", lambda: worker.executed),
+        Value(
+            "vigil_remediate_replayed",
+            "Redelivered commands answered from the ledger",
+            lambda: worker.replayed,
+        ),
+    ]

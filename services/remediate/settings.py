@@ -21,6 +21,10 @@ class RemediateSettings(CommonSettings):
     """Environment: VIGIL_KAFKA_BOOTSTRAP, VIGIL_REMEDIATE_GROUP, VIGIL_REMEDIATE_* ..."""
 
     remediate_group: str = "vigil-remediate"
+    remediate_http_host: str = Field(
+        default="127.0.0.1", description="Where `vigil run remediate` serves /healthz, /metrics."
+    )
+    remediate_http_port: int = Field(default=9465, ge=1, le=65535)
     remediate_action_timeout_s: float = Field(default=120.0, gt=0)
     remediate_escalation_channel: str = "oncall"
     # Safety rails (see docs/remediation.md).

@@ -12,6 +12,11 @@ from pathlib import Path
 
 import httpx
 
+OPS_PORT_VARIABLES = {
+    "detect": "VIGIL_DETECT_HTTP_PORT",
+    "remediate": "VIGIL_REMEDIATE_HTTP_PORT",
+}
+
 
 def free_port() -> int:
     """An unused TCP port on 127.0.0.1."""
@@ -28,6 +33,12 @@ class ServiceProcess:
     ) -> None:
         self.service = service
         self.env = {**os.environ, **env}
+        # detect and remediate serve health and metrics on a port: one free port per process,
+        # so that several workers can run side by side.
+        variable = OPS_PORT_VARIABLES.get(service)
+        if variable is not None and variable not in env:
+            self.env[variable] = str(free_port())
+        self.ops_port = int(self.env[variable]) if variable is not None else None
         self.log_path = log_dir / f"{label or service}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0

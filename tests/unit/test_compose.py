@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,71 @@ def test_dependencies_exist_and_infrastructure_images_are_pinned(compose: dict[s
         assert set(svc.get("depends_on", {})) <= names, name
         image = svc.get("image", "")
         if image != "vigil:local":
-            assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", image), f"{name}: pin {image!r}"
+            assert re.fullmatch(r"[\w./-]+:v?\d[\w.-]*", image), f"{name}: pin {image!r}"
     assert compose["services"]["migrate"]["command"] == ["db", "upgrade"]
     for name in SETTINGS:
         if name != "migrate":
             assert "migrate" in compose["services"][name]["depends_on"], name
+
+
+# The HTTP port of every Vigil service that has one: (environment variable, settings default).
+HTTP_PORTS = {
+    "api": ("VIGIL_API_PORT", ApiSettings().api_port),
+    "ingest": ("VIGIL_INGEST_PORT", IngestSettings().ingest_port),
+    "detect": ("VIGIL_DETECT_HTTP_PORT", DetectSettings().detect_http_port),
+    "remediate": ("VIGIL_REMEDIATE_HTTP_PORT", RemediateSettings().remediate_http_port),
+}
+
+
+def _port(compose: dict[str, Any], name: str) -> int:
+    variable, default = HTTP_PORTS[name]
+    return int(compose["services"][name]["environment"].get(variable, default))
+
+
+def test_every_service_has_a_readiness_healthcheck_on_its_port(compose: dict[str, Any]) -> None:
+    for name in HTTP_PORTS:
+        svc = compose["services"][name]
+        assert f"127.0.0.1:{_port(compose, name)}/readyz" in " ".join(svc["healthcheck"]["test"])
+        host_variable = HTTP_PORTS[name][0].replace("_PORT", "_HOST")
+        assert svc["environment"][host_variable] == "0.0.0.0", f"{name}: Prometheus must reach it"
+
+
+def test_prometheus_scrapes_every_service_on_its_port(compose: dict[str, Any]) -> None:
+    prometheus = compose["services"]["prometheus"]
+    assert prometheus["profiles"] == ["observability"]
+    assert compose["services"]["grafana"]["profiles"] == ["observability"]
+    config = yaml.safe_load((COMPOSE.parent / "prometheus" / "prometheus.yml").read_text())
+    scraped = {
+        name: sd["port"]
+        for job in config["scrape_configs"]
+        for sd in job["dns_sd_configs"]
+        for name in sd["names"]
+    }
+    assert scraped == {name: _port(compose, name) for name in HTTP_PORTS}
+    mounts = " ".join(prometheus["volumes"])
+    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml" in mounts
+
+
+def test_grafana_dashboard_parses_and_queries_only_metrics_vigil_exposes(tmp_path: Path) -> None:
+    from services.embedded import EmbeddedStack
+    from services.ingest.telemetry import IngestMetrics
+
+    grafana = COMPOSE.parent / "grafana"
+    dashboard = json.loads((grafana / "dashboards" / "vigil.json").read_text())
+    datasources = yaml.safe_load(
+        (grafana / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
+    uid = datasources["datasources"][0]["uid"]
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]} == {uid}
+    stack = EmbeddedStack.build(f"sqlite:///{tmp_path}/vigil.db")
+    families = [*stack.api.metrics.collect(), *IngestMetrics().registry.collect()]
+    suffixes = ("", "_total", "_bucket", "_count", "_sum")  # labelled families may be empty
+    names = {family.name + suffix for family in families for suffix in suffixes}
+    stack.api.engine.dispose()
+    used = set(re.findall(r"\bvigil_\w+", " ".join(exprs)))
+    assert used, "the dashboard queries no Vigil metric"
+    assert used <= names, used - names
 
 
 def test_the_image_builds_from_the_repository_dockerfile(compose: dict[str, Any]) -> None:

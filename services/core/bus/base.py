@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.core.errors import InvalidMessage, RetryableError
 from services.core.events import DeadLetter, Event
+from services.core.latency import LatencyHistogram
 from services.core.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,7 @@ class Dispatcher:
         self.handled = 0
         self.dead_lettered = 0
         self.retries = 0
+        self.latency = LatencyHistogram()  # per handler call, read by services.core.metrics
 
     async def dispatch(self, raw: RawMessage) -> None:
         """Handle one message; returns once it is done with (handled or dead-lettered).
@@ -162,6 +165,7 @@ class Dispatcher:
     async def _handle(self, raw: RawMessage, event: Event) -> None:
         attempt = 0
         while True:
+            began = time.perf_counter()
             try:
                 await self.handler(event)
             except RetryableError as exc:
@@ -179,6 +183,7 @@ class Dispatcher:
                 log.exception("handler failed on %s; sending to DLQ", self.topic.name)
                 await self._to_dlq(raw, f"handler error: {type(exc).__name__}: {exc}")
                 return
+            self.latency.observe(time.perf_counter() - began)
             self.handled += 1
             return
 
@@ -210,6 +215,7 @@ class BatchDispatcher:
         self.handled = 0
         self.dead_lettered = 0
         self.retries = 0
+        self.latency = LatencyHistogram()  # per handler call, read by services.core.metrics
 
     async def dispatch(self, raws: Sequence[RawMessage]) -> None:
         """Handle a batch of messages; returns once every one of them is done with."""
@@ -244,6 +250,7 @@ class BatchDispatcher:
     async def _with_retries(self, events: list[Event]) -> None:
         attempt = 0
         while True:
+            began = time.perf_counter()
             try:
                 await self.handler(events)
             except RetryableError as exc:
@@ -255,6 +262,7 @@ class BatchDispatcher:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
+            self.latency.observe(time.perf_counter() - began)
             self.handled += len(events)
             return
 
@@ -362,6 +370,14 @@ class Bus(ABC):
     def ready(self) -> bool:
         """Whether the bus is connected and able to accept messages."""
         return True
+
+    def consumers(self) -> list[tuple[str, Dispatcher | BatchDispatcher]]:
+        """(consumer group, dispatcher) of every subscription, for metrics."""
+        return []
+
+    def consumer_lag(self) -> dict[tuple[str, str], int]:
+        """Messages not yet consumed, by (topic, consumer group), for metrics."""
+        return {}
 
     def on_partitions_revoked(self, callback: Callable[[], None]) -> None:
         """Call `callback` whenever this consumer loses partitions (before others take them).

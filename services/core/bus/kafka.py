@@ -381,6 +381,33 @@ class KafkaBus(Bus):
     def on_partitions_revoked(self, callback: Callable[[], None]) -> None:
         self._revoked_callbacks.append(callback)
 
+    def consumers(self) -> list[tuple[str, Dispatcher | BatchDispatcher]]:
+        return [(self._group or "", d) for d in self.dispatchers]
+
+    def consumer_lag(self) -> dict[tuple[str, str], int]:
+        """End offset minus committed offset, summed over the assigned partitions of a topic.
+
+        Read from what the consumer already knows (no request to the broker), so a scrape
+        never blocks; a partition not fetched yet counts as no lag.
+        """
+        if self._app is None:
+            return {}
+        lag: dict[tuple[str, str], int] = {}
+        try:
+            consumer = self._app.consumer
+            for tp in consumer.assignment():
+                if not tp.topic.startswith(self._prefix):
+                    continue
+                topic = tp.topic.removeprefix(self._prefix)
+                end = consumer.highwater(tp)
+                committed = consumer._committed_offset.get(tp)  # noqa: SLF001 - no public API
+                key = (topic, self._group or "")
+                behind = max(0, end - (committed or 0)) if end is not None else 0
+                lag[key] = lag.get(key, 0) + behind
+        except Exception:  # noqa: BLE001 - metrics must never break a scrape
+            log.debug("cannot compute consumer lag", exc_info=True)
+        return lag
+
     async def wait_assigned(self, timeout: float = 60.0) -> None:
         """Wait until the consumer has joined its group and owns partitions."""
         if self._app is None:

@@ -144,6 +144,12 @@ class InMemoryBus(Bus):
                 if self._pending == 0:
                     self._idle.set()
 
+    def consumers(self) -> list[tuple[str, Dispatcher | BatchDispatcher]]:
+        return [(g, sub.dispatcher) for by in self._subs.values() for g, sub in by.items()]
+
+    def consumer_lag(self) -> dict[tuple[str, str], int]:
+        return {(t, g): sub.queue.qsize() for t, by in self._subs.items() for g, sub in by.items()}
+
     async def drain(self, *, timeout: float = 30.0) -> None:
         """Wait until every delivery is handled, including work that handlers publish."""
         async with asyncio.timeout(timeout):

@@ -7,11 +7,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastapi import FastAPI
+
 import migrations
 from services.api.service import ApiService, build_api
 from services.api.settings import ApiSettings
 from services.core.bus import InMemoryBus
-from services.core.metrics import register_values
+from services.core.metrics import Forwarded, register_values
 from services.core.runtime import ensure_port_free, http_server
 from services.detect.service import build_detect, detect_metrics
 from services.detect.settings import DetectSettings
@@ -32,6 +34,7 @@ class EmbeddedStack:
     api: ApiService
     detect: MetricsWorker
     ingest_settings: IngestSettings
+    ingest: FastAPI
 
     @classmethod
     def build(cls, database_url: str | None = None) -> EmbeddedStack:
@@ -45,13 +48,16 @@ class EmbeddedStack:
         api = build_api(api_settings, bus)
         detect = build_detect(DetectSettings(), bus)
         remediate = build_remediate(RemediateSettings(), bus)
+        ingest_settings = IngestSettings()
+        ingest = embedded_ingest_app(ingest_settings, bus)
         # One /metrics on the api port for everything in this process (the bus is shared).
         register_values(api.metrics, detect_metrics(detect) + remediate_metrics(remediate))
-        return cls(bus=bus, api=api, detect=detect, ingest_settings=IngestSettings())
+        api.metrics.register(Forwarded(ingest.state.service.metrics.registry))
+        return cls(bus=bus, api=api, detect=detect, ingest_settings=ingest_settings, ingest=ingest)
 
     def ingest_app(self) -> object:
-        """The ingest HTTP app publishing to this stack's bus."""
-        return embedded_ingest_app(self.ingest_settings, self.bus)
+        """The ingest HTTP app publishing to this stack's bus (one per stack)."""
+        return self.ingest
 
     async def start(self) -> None:
         await self.bus.start()

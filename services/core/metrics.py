@@ -108,6 +108,16 @@ class ValuesCollector(Collector):
             yield family
 
 
+class Forwarded(Collector):
+    """Exposes another registry's metrics through this one (one /metrics per process)."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self.source.collect()
+
+
 def register_values(registry: CollectorRegistry, values: Iterable[Value]) -> None:
     """Add callback-read values to a registry."""
     registry.register(ValuesCollector(values))

@@ -120,3 +120,18 @@ def test_ops_app_answers_health_readiness_and_metrics() -> None:
 
     assert asyncio.run(scenario()) == [200, 503, 200]
     assert b"vigil_bus_ready 1.0" in render(registry)[0]
+
+
+def test_embedded_metrics_on_the_api_port_include_ingest(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from services.embedded import EmbeddedStack
+
+    stack = EmbeddedStack.build(f"sqlite:///{tmp_path}/ingest-metrics.db")
+    point = {"name": "cpu", "labels": {"service": "a"}, "value": 1.0}
+    with TestClient(stack.ingest) as ingest:
+        assert ingest.post("/v1/json/metrics", json={"points": [point]}).status_code == 200
+    with TestClient(stack.api.app) as api:
+        text = api.get("/metrics").text
+    assert "vigil_ingest_accepted" in text
+    stack.api.engine.dispose()

@@ -189,10 +189,13 @@ class MetricsMonitor:
         return key in self.series
 
 
-def _severity(score: float) -> Severity:
-    if score >= 0.95:
+def _severity(verdict: Assessment, value: float) -> Severity:
+    """How bad: the detector's confidence, or how many band half-widths the value is off."""
+    half_width = (verdict.upper - verdict.lower) / 2
+    off = abs(value - verdict.expected) / half_width if half_width > 0 else 0.0
+    if verdict.score >= 0.95 or off >= 4:
         return Severity.CRITICAL
-    if score >= 0.9:
+    if verdict.score >= 0.9 or off >= 2:
         return Severity.ERROR
     return Severity.WARNING
 
@@ -212,7 +215,7 @@ def _anomaly(point: MetricPoint, verdict: Assessment, status: str, note: str = "
         labels=point.labels,
         timestamp=point.timestamp,
         score=min(1.0, max(0.0, verdict.score)),
-        severity=_severity(verdict.score),
+        severity=_severity(verdict, point.value),
         detector=verdict.component,
         explanation=Explanation(
             observed=point.value,

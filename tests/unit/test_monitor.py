@@ -175,3 +175,16 @@ def test_plain_seasonal_noise_opens_nothing_with_the_production_detector() -> No
 def test_a_strong_spike_in_a_young_series_still_fires() -> None:
     events = _run(MetricsMonitor(), _series(300, fault=range(150, 190)))
     assert [e.status for e in events] == ["firing", "resolved"]
+
+
+def test_severity_grows_with_how_far_the_value_is_off_its_band() -> None:
+    small = _run(MetricsMonitor(), _series(300, fault=range(150, 190)))[0]
+    points = _series(300, fault=range(150, 190))
+    big = [
+        p.model_copy(update={"value": p.value * 20}) if 150 <= i < 190 else p
+        for i, p in enumerate(points)
+    ]
+    large = _run(MetricsMonitor(), big)[0]
+    order = ["info", "warning", "error", "critical"]
+    assert large.severity.value == "critical"
+    assert order.index(large.severity.value) >= order.index(small.severity.value)

@@ -123,7 +123,51 @@ class RetryPolicy:
         return float(min(self.max_s, self.initial_s * (2 ** min(attempt, 16))))
 
 
-class Dispatcher:
+class _DispatchCore:
+    """What both dispatchers share: counters, the retry loop, and dead-lettering."""
+
+    def __init__(
+        self,
+        topic: Topic,
+        dead_letter: Callable[[str, DeadLetter], Awaitable[None]],
+        retry: RetryPolicy | None,
+    ) -> None:
+        self.topic = topic
+        self.dead_letter = dead_letter
+        self.retry = retry or RetryPolicy()
+        self.handled = 0
+        self.dead_lettered = 0
+        self.retries = 0
+        self.latency = LatencyHistogram()  # per handler call, read by services.core.metrics
+
+    async def _retrying(self, call: Callable[[], Awaitable[None]], count: int) -> None:
+        """Run `call` until it stops raising RetryableError (capped backoff); other errors
+        propagate. On success record its latency and `count` handled events."""
+        attempt = 0
+        while True:
+            began = time.perf_counter()
+            try:
+                await call()
+            except RetryableError as exc:
+                self.retries += 1
+                delay = self.retry.delay(attempt)
+                log.warning(
+                    "transient failure on %s, retrying in %.1fs: %s", self.topic.name, delay, exc
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            self.latency.observe(time.perf_counter() - began)
+            self.handled += count
+            return
+
+    async def _to_dlq(self, raw: RawMessage, reason: str) -> None:
+        self.dead_lettered += 1
+        log.warning("dead-lettering message from %s: %s", raw.topic, reason)
+        await self.dead_letter(f"{raw.topic}.dlq", dead_letter_for(raw, reason))
+
+
+class Dispatcher(_DispatchCore):
     """Decodes one raw message, runs the handler, and routes failures (shared by adapters)."""
 
     def __init__(
@@ -133,14 +177,8 @@ class Dispatcher:
         dead_letter: Callable[[str, DeadLetter], Awaitable[None]],
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.topic = topic
+        super().__init__(topic, dead_letter, retry)
         self.handler = handler
-        self.dead_letter = dead_letter
-        self.retry = retry or RetryPolicy()
-        self.handled = 0
-        self.dead_lettered = 0
-        self.retries = 0
-        self.latency = LatencyHistogram()  # per handler call, read by services.core.metrics
 
     async def dispatch(self, raw: RawMessage) -> None:
         """Handle one message; returns once it is done with (handled or dead-lettered).
@@ -163,37 +201,16 @@ class Dispatcher:
             await self._handle(alone, event)
 
     async def _handle(self, raw: RawMessage, event: Event) -> None:
-        attempt = 0
-        while True:
-            began = time.perf_counter()
-            try:
-                await self.handler(event)
-            except RetryableError as exc:
-                self.retries += 1
-                delay = self.retry.delay(attempt)
-                log.warning(
-                    "transient failure on %s, retrying in %.1fs: %s", self.topic.name, delay, exc
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a bad message must not stop the consumer
-                log.exception("handler failed on %s; sending to DLQ", self.topic.name)
-                await self._to_dlq(raw, f"handler error: {type(exc).__name__}: {exc}")
-                return
-            self.latency.observe(time.perf_counter() - began)
-            self.handled += 1
-            return
-
-    async def _to_dlq(self, raw: RawMessage, reason: str) -> None:
-        self.dead_lettered += 1
-        log.warning("dead-lettering message from %s: %s", raw.topic, reason)
-        await self.dead_letter(f"{raw.topic}.dlq", dead_letter_for(raw, reason))
+        try:
+            await self._retrying(lambda: self.handler(event), 1)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bad message must not stop the consumer
+            log.exception("handler failed on %s; sending to DLQ", self.topic.name)
+            await self._to_dlq(raw, f"handler error: {type(exc).__name__}: {exc}")
 
 
-class BatchDispatcher:
+class BatchDispatcher(_DispatchCore):
     """Like `Dispatcher`, for handlers that take several messages at once (one transaction).
 
     The batch is done with only when this returns, so an adapter acknowledges every message of
@@ -208,14 +225,8 @@ class BatchDispatcher:
         dead_letter: Callable[[str, DeadLetter], Awaitable[None]],
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.topic = topic
+        super().__init__(topic, dead_letter, retry)
         self.handler = handler
-        self.dead_letter = dead_letter
-        self.retry = retry or RetryPolicy()
-        self.handled = 0
-        self.dead_lettered = 0
-        self.retries = 0
-        self.latency = LatencyHistogram()  # per handler call, read by services.core.metrics
 
     async def dispatch(self, raws: Sequence[RawMessage]) -> None:
         """Handle a batch of messages; returns once every one of them is done with."""
@@ -248,28 +259,7 @@ class BatchDispatcher:
             return
 
     async def _with_retries(self, events: list[Event]) -> None:
-        attempt = 0
-        while True:
-            began = time.perf_counter()
-            try:
-                await self.handler(events)
-            except RetryableError as exc:
-                self.retries += 1
-                delay = self.retry.delay(attempt)
-                log.warning(
-                    "transient failure on %s, retrying in %.1fs: %s", self.topic.name, delay, exc
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
-                continue
-            self.latency.observe(time.perf_counter() - began)
-            self.handled += len(events)
-            return
-
-    async def _to_dlq(self, raw: RawMessage, reason: str) -> None:
-        self.dead_lettered += 1
-        log.warning("dead-lettering message from %s: %s", raw.topic, reason)
-        await self.dead_letter(f"{raw.topic}.dlq", dead_letter_for(raw, reason))
+        await self._retrying(lambda: self.handler(events), len(events))
 
 
 class StateStore(Protocol):

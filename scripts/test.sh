@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command. On a fresh machine it does all set-up, then runs every check:
 #   1. a virtualenv (.venv, or $VIGIL_VENV) with Vigil and its dev extra installed;
-#   2. real Kafka 4.0 (KRaft, from Maven Central) and PostgreSQL, via scripts/services.sh;
+#   2. Debian's chromium for the console's browser tests (apt, only when missing);
+#      real Kafka 4.0 (KRaft, from Maven Central) and PostgreSQL, via scripts/services.sh;
 #   3. migrations on the test database;
 #   4. ruff, mypy, and the whole pytest suite (unit + integration).
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/unit -x`.
@@ -18,6 +19,29 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+step "chromium (console end-to-end tests)"
+# Debian's chromium, driven by Playwright with executable_path: Playwright's own browser
+# downloads are never used. Installed only when missing; a failed install stops the run.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo_cmd=()
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo_cmd=(sudo -n)
+  else
+    echo "error: /usr/bin/chromium is missing and this user cannot install it;" \
+      "run: sudo apt-get install -y chromium" >&2
+    exit 1
+  fi
+  command -v apt-get >/dev/null 2>&1 \
+    || { echo "error: /usr/bin/chromium is missing and apt-get is not available" >&2; exit 1; }
+  "${sudo_cmd[@]}" apt-get update -qq || { echo "error: apt-get update failed" >&2; exit 1; }
+  if ! "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+      >/dev/null; then
+    echo "error: apt-get install chromium failed (needed by tests/integration/test_console_e2e.py)" >&2
+    exit 1
+  fi
+fi
 
 step "Kafka and PostgreSQL"
 bash scripts/services.sh up

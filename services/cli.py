@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from pydantic import ValidationError
@@ -56,19 +58,43 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from services.demo.run import run_demo
 
     configure_logging("WARNING")
+    if args.scenario == "microservices" and args.webhook:
+        print(
+            "vigil demo: --webhook is not available with --scenario microservices", file=sys.stderr
+        )
+        return 2
     if args.scenario == "microservices":
         from services.demo.microservices import run_microservices_demo
 
         return asyncio.run(run_microservices_demo(seed=args.seed, database_url=args.database_url))
+    from services.demo.webhook import webhook_channels
+
+    try:
+        webhook_channels(args.webhook, args.webhook_secret or "")  # check before starting
+    except ValueError as exc:
+        print(f"vigil demo: {exc}", file=sys.stderr)
+        return 2
     return asyncio.run(
-        run_demo(duration=args.duration, seed=args.seed, database_url=args.database_url)
+        run_demo(
+            duration=args.duration,
+            seed=args.seed,
+            database_url=args.database_url,
+            webhook=args.webhook,
+            webhook_secret=args.webhook_secret or "",
+        )
     )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    # A SIGTERM that arrives while the service is still importing and connecting (seconds
+    # on a busy machine) must still mean "shut down cleanly, exit 0", not death by the
+    # default handler: note it now, and hand it to the event loop once that owns signals.
+    stop_requested = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: stop_requested.set())
     from services.production import run_service
 
-    asyncio.run(run_service(args.service))
+    asyncio.run(run_service(args.service, stop_requested=stop_requested.is_set))
     return 0
 
 
@@ -160,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["microservices"],
         help="microservices: a simulated shop's metrics, logs and traces with a slow database, "
         "incidents printed with their top root cause (runs as fast as it goes; no --duration)",
+    )
+    demo.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="also deliver every notification to URL, signed (see docs/notifications.md)",
+    )
+    demo.add_argument(
+        "--webhook-secret", metavar="SECRET", help="the HMAC-SHA256 key for --webhook"
     )
     demo.set_defaults(func=_cmd_demo)
 

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from prometheus_client.registry import Collector
+
 from services.core.bus.kafka import KafkaBus
 from services.core.errors import RetryableError
 from services.core.logs import configure_logging
@@ -45,11 +47,13 @@ async def _serve_until(stop: asyncio.Event, app: object, host: str, port: int) -
     waiter.cancel()
 
 
-def _ops_app(bus: KafkaBus, values: list[Value]) -> object:
+def _ops_app(bus: KafkaBus, values: list[Value], extra: Collector | None = None) -> object:
     """/healthz, /readyz (the bus) and /metrics (bus and service) for a worker service."""
     registry = new_registry()
     registry.register(BusCollector(bus))
     register_values(registry, values)
+    if extra is not None:
+        registry.register(extra)
     return ops_app(registry, bus.ready)
 
 
@@ -68,7 +72,7 @@ async def run_ingest(stop: asyncio.Event) -> None:
 
 
 async def run_detect(stop: asyncio.Event) -> None:
-    from services.detect.service import build_detect, detect_metrics
+    from services.detect.service import build_detect, detect_collector, detect_metrics
     from services.detect.settings import DetectSettings
 
     settings = DetectSettings()
@@ -84,13 +88,14 @@ async def run_detect(stop: asyncio.Event) -> None:
     if await _start_bus(bus, stop):
         log.info("detect consuming as %s; metrics on %s:%d", settings.detect_group, host, port)
         try:
-            await _serve_until(stop, _ops_app(bus, detect_metrics(worker)), host, port)
+            ops = _ops_app(bus, detect_metrics(worker), detect_collector(worker))
+            await _serve_until(stop, ops, host, port)
         finally:
             await bus.stop()
 
 
 async def run_remediate(stop: asyncio.Event) -> None:
-    from services.remediate.service import build_remediate, remediate_metrics
+    from services.remediate.service import build_notifications, build_remediate, remediate_metrics
     from services.remediate.settings import RemediateSettings
 
     settings = RemediateSettings()
@@ -101,14 +106,20 @@ async def run_remediate(stop: asyncio.Event) -> None:
         topic_prefix=settings.topic_prefix,
     )
     worker = build_remediate(settings, bus)
+    notify = build_notifications(settings, bus) if settings.notify_enabled else None
     host, port = settings.remediate_http_host, settings.remediate_http_port
     ensure_port_free(host, port, "remediate's health and metrics")
     if await _start_bus(bus, stop):
         log.info("remediate consuming; metrics on %s:%d", host, port)
+        ops = _ops_app(bus, remediate_metrics(worker), notify.collector() if notify else None)
+        if notify is not None:
+            await notify.start()
         try:
-            await _serve_until(stop, _ops_app(bus, remediate_metrics(worker)), host, port)
+            await _serve_until(stop, ops, host, port)
         finally:
             await bus.stop()
+            if notify is not None:
+                await notify.stop()
 
 
 async def run_api(stop: asyncio.Event) -> None:
@@ -141,9 +152,15 @@ RUNNERS: dict[str, Callable[[asyncio.Event], Awaitable[None]]] = {
 }
 
 
-async def run_service(name: str) -> None:
-    """Run one service until SIGINT or SIGTERM, then shut down gracefully."""
+async def run_service(name: str, stop_requested: Callable[[], bool] = lambda: False) -> None:
+    """Run one service until SIGINT or SIGTERM, then shut down gracefully.
+
+    `stop_requested` tells whether a signal arrived before the event loop took them over.
+    """
     configure_logging(CommonSettings().log_level, CommonSettings().log_format)
     stop = asyncio.Event()
     stop_on_signals(stop)
+    if stop_requested():
+        log.info("stop requested during start-up; shutting down")
+        stop.set()
     await RUNNERS[name](stop)

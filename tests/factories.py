@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.core.events import Anomaly, Explanation, ExternalAlert, Severity, stable_id
+from services.core.events import (
+    Anomaly,
+    Explanation,
+    ExternalAlert,
+    ModelReport,
+    Severity,
+    stable_id,
+)
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -70,3 +77,19 @@ def make_key(factory: sessionmaker[Session], role: str, name: str | None = None)
     with factory() as session, session.begin():
         _, token = keys.create_key(session=session, name=name or role, role=Role(role), actor=CLI)
     return token
+
+
+def model_report(
+    series: str = 'latency_ms{service="checkout"}', *, version: int = 0, points: int = 100
+) -> ModelReport:
+    """A detect worker's report of one series' model."""
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=points)
+    return ModelReport(
+        series=series,
+        model_type="FallbackDetector",
+        version=version,
+        params={"fire_threshold": 0.92},
+        points=points,
+        checkpoint_at=at,
+        reported_at=at,
+    )

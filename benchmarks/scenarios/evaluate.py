@@ -91,6 +91,7 @@ class RunResult:
     span_seconds: float = 0.0
     log_seconds: float = 0.0
     metric_seconds: float = 0.0
+    anomalies: list[Anomaly] = field(default_factory=list)  # firing and resolved, in order
 
     @property
     def false_incidents(self) -> list[Incident]:
@@ -141,9 +142,13 @@ def detect(
     return None
 
 
-def run(scenario: Scenario) -> RunResult:
-    """Stream one scenario through the detectors and correlate what they report."""
-    logs, traces, metrics = LogsMonitor(), TracesMonitor(), MetricsMonitor()
+def run(scenario: Scenario, metrics: MetricsMonitor | None = None) -> RunResult:
+    """Stream one scenario through the detectors and correlate what they report.
+
+    `metrics` may be a monitor prepared beforehand (e.g. one that learned operator feedback).
+    """
+    logs, traces = LogsMonitor(), TracesMonitor()
+    metrics = metrics if metrics is not None else MetricsMonitor()
     anomalies: list[Anomaly] = []
     graphs: list[tuple[float, dict[str, set[str]]]] = []
     result = RunResult(scenario, [], {})
@@ -166,6 +171,7 @@ def run(scenario: Scenario) -> RunResult:
         result.metric_points += len(tick.metrics)
         if tick.second % 60 == 0 and scenario.tenant in traces.graphs:
             graphs.append((tick.at.timestamp(), traces.graphs[scenario.tenant].callees()))
+    result.anomalies = anomalies
     result.incidents = correlate(anomalies)
     for incident in result.incidents:
         calls = next((g for at, g in reversed(graphs) if at <= incident.last), {})

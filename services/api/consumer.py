@@ -22,6 +22,7 @@ from services.api.incidents.signals import (
     from_anomaly,
     record_signals,
 )
+from services.api.notifications import service as notifications
 from services.core.db import transaction
 from services.core.errors import RetryableError
 from services.core.events import Anomaly, Event, ExternalAlert, TopologySnapshot
@@ -37,10 +38,13 @@ class SignalConsumer:
         factory: sessionmaker[Session],
         policy: IncidentPolicy,
         on_commit: Callable[[], None] = lambda: None,
+        on_activity: Callable[[Session, list[Event]], None] = lambda _s, _e: None,
     ) -> None:
         self.factory = factory
         self.policy = policy
         self.on_commit = on_commit
+        # Runs in the activity transaction (remediation results update their actions).
+        self.on_activity = on_activity
         self.recorded = 0
         self.duplicates = 0
 
@@ -55,11 +59,14 @@ class SignalConsumer:
     async def handle_activity(self, events: Sequence[Event]) -> None:
         """Record remediation and notification outcomes on timelines; returns after commit."""
         await asyncio.to_thread(self._store_activity, list(events))
+        self.on_commit()
 
     def _store_activity(self, events: list[Event]) -> None:
         try:
             with transaction(self.factory) as session:
                 activity.record_activity(session=session, events=events)
+                notifications.record_deliveries(session=session, events=events)
+                self.on_activity(session, events)
         except IntegrityError as exc:
             raise RetryableError("activity event raced another writer") from exc
         except DBAPIError as exc:

@@ -15,10 +15,10 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.auth import service as auth_service
+from services.api.auth import guard
 from services.api.auth.principal import Principal
 from services.api.auth.roles import Role, allows
-from services.core.errors import Forbidden, Unauthorized
+from services.core.errors import Forbidden
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -58,10 +58,13 @@ TransactionDep = Annotated[Transaction, Depends(get_transaction)]
 
 
 def _authenticate(request: Request, token: str | None) -> Principal:
-    if not token:
-        raise Unauthorized("missing API key: send Authorization: Bearer KEY")
-    with request.app.state.session_factory() as session:
-        return auth_service.authenticate(session=session, token=token)
+    # Behind the brute-force guard (services/api/auth/throttle.py): 429 after repeated failures.
+    return guard.authenticate(
+        factory=request.app.state.session_factory,
+        throttle=request.app.state.auth_throttle,
+        client=request.client.host if request.client else "unknown",
+        token=token,
+    )
 
 
 def current_principal(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -16,14 +18,20 @@ from services.api.app import create_app
 from services.api.auth import service as auth_service
 from services.api.auth.principal import CLI
 from services.api.auth.roles import Role
+from services.api.auth.throttle import AuthThrottle
 from services.api.consumer import SignalConsumer
 from services.api.feed import Broadcaster, ChangeFeed, Sweeper
 from services.api.incidents.models import Incident
+from services.api.learning_models.consumer import ModelConsumer
+from services.api.notifications.config import NotifyConfig
 from services.api.outbox import OutboxRelay
+from services.api.predictions.consumer import PredictionConsumer
+from services.api.remediation.automation import RemediationLoop, after_activity
+from services.api.remediation.context import RemediationContext
 from services.api.settings import ApiSettings
 from services.core.bus import Bus
 from services.core.db import make_engine, make_session_factory, transaction
-from services.core.events import IncidentStatus
+from services.core.events import IncidentStatus, RemediationControl
 from services.core.metrics import (
     BusCollector,
     Value,
@@ -31,14 +39,26 @@ from services.core.metrics import (
     new_registry,
     register_values,
 )
+from services.core.netpolicy import OutboundPolicy
 from services.core.topics import (
     ALERTS_EXTERNAL,
     ANOMALIES,
+    INCIDENTS,
+    MODELS,
+    MODELS_SHADOW,
     NOTIFICATIONS_RESULTS,
+    PREDICTIONS,
+    REMEDIATION_CONTROL,
     REMEDIATION_REQUESTS,
     REMEDIATION_RESULTS,
     TOPOLOGY,
 )
+from services.remediate.clock import SystemClock
+from services.remediate.executors.base import Executor, ExecutorRegistry
+from services.remediate.notify.keys import secret_box
+from services.remediate.policies import load_policies
+from services.remediate.service import build_executors
+from services.remediate.settings import RemediateSettings
 
 
 @dataclass
@@ -54,8 +74,13 @@ class ApiService:
     feed: ChangeFeed
     sweeper: Sweeper
     app: FastAPI
+    remediation: RemediationLoop
     metrics: CollectorRegistry = field(default_factory=new_registry)  # served at /metrics
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Stores `predictions`; failure alerts open predicted incidents (docs/learning.md).
+    predictions: PredictionConsumer | None = None
+    # Stores detect's model reports and shadow-run results (docs/learning.md).
+    models: ModelConsumer | None = None
 
     async def start(self, stopping: asyncio.Event | None = None) -> None:
         """Start background work (relay, change feed, sweep); the bus is started by the caller.
@@ -67,6 +92,7 @@ class ApiService:
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self.feed.run(), name="incident-feed"),
             asyncio.create_task(self.sweeper.run(), name="quiet-sweep"),
+            asyncio.create_task(self.remediation.run(), name="remediation-loop"),
         ]
         if stopping is not None:
             self._tasks.append(asyncio.create_task(self._end_streams(stopping), name="sse-end"))
@@ -105,8 +131,14 @@ class ApiService:
         return token
 
 
-def build_api(settings: ApiSettings, bus: Bus) -> ApiService:
-    """Wire the api service (call before bus.start())."""
+def build_api(
+    settings: ApiSettings, bus: Bus, *, executors: list[Executor] | None = None
+) -> ApiService:
+    """Wire the api service (call before bus.start()).
+
+    `executors` serve dry-run previews and rollback plans (default: those the remediate
+    settings configure, which the api reads for that purpose only).
+    """
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     policy = settings.incident_policy()
@@ -117,7 +149,26 @@ def build_api(settings: ApiSettings, bus: Bus) -> ApiService:
         relay.notify()
         feed.notify()
 
-    consumer = SignalConsumer(factory, policy, on_commit=committed)
+    ctx = remediation_context(settings, executors)
+    consumer = SignalConsumer(
+        factory,
+        policy,
+        on_commit=committed,
+        on_activity=lambda session, events: after_activity(session, ctx, events),
+    )
+
+    async def publish_control(events: list[RemediationControl]) -> None:
+        await bus.publish(REMEDIATION_CONTROL, events)
+
+    loop = RemediationLoop(
+        factory,
+        ctx,
+        publish_control,
+        interval_s=settings.remediation_sweep_interval_s,
+        control_every_s=settings.remediation_control_interval_s,
+        on_commit=committed,
+    )
+    ctx.on_kill_switch = loop.kill_switch_changed
     for topic, handler in (
         (ANOMALIES, consumer.handle_anomalies),
         (ALERTS_EXTERNAL, consumer.handle_alerts),
@@ -125,7 +176,30 @@ def build_api(settings: ApiSettings, bus: Bus) -> ApiService:
         (REMEDIATION_REQUESTS, consumer.handle_activity),
         (REMEDIATION_RESULTS, consumer.handle_activity),
         (NOTIFICATIONS_RESULTS, consumer.handle_activity),
+        (INCIDENTS, loop.handle_incidents),
     ):
+        bus.subscribe_batch(
+            topic,
+            handler,
+            group=settings.api_group,
+            max_batch=settings.consumer_batch,
+            max_wait_s=settings.consumer_batch_wait_s,
+        )
+    predictions = PredictionConsumer(
+        factory,
+        policy,
+        on_commit=committed,
+        retention=timedelta(seconds=settings.prediction_retention_s),
+    )
+    bus.subscribe_batch(
+        PREDICTIONS,
+        predictions.handle,
+        group=settings.api_group,
+        max_batch=settings.consumer_batch,
+        max_wait_s=settings.consumer_batch_wait_s,
+    )
+    models = ModelConsumer(factory)
+    for topic, handler in ((MODELS, models.handle_reports), (MODELS_SHADOW, models.handle_shadow)):
         bus.subscribe_batch(
             topic,
             handler,
@@ -143,12 +217,55 @@ def build_api(settings: ApiSettings, bus: Bus) -> ApiService:
         feed=feed,
         heartbeat_s=settings.sse_heartbeat_s,
         topology_max_age=policy.topology_max_age,
+        notify=notify_config(settings),
+        remediation=ctx,
+        auth_throttle=AuthThrottle(settings.throttle_policy()),
     )
-    api = ApiService(settings, bus, engine, factory, consumer, relay, feed, sweeper, app)
+    api = ApiService(settings, bus, engine, factory, consumer, relay, feed, sweeper, app, loop)
+    api.predictions = predictions
+    api.models = models
     api.metrics.register(BusCollector(bus))
     register_values(api.metrics, api_metrics(api))
     app.add_route("/metrics", metrics_endpoint(api.metrics), include_in_schema=False)
     return api
+
+
+def remediation_context(
+    settings: ApiSettings, executors: list[Executor] | None = None
+) -> RemediationContext:
+    """Policy files, preview executors and verification window from the settings."""
+    paths = [Path(p.strip()) for p in settings.remediation_policies.split(",") if p.strip()]
+    if executors is None:
+        executors = build_executors(RemediateSettings(), SystemClock())
+    return RemediationContext(
+        file_policies=load_policies(*paths),
+        registry=ExecutorRegistry(executors),
+        verify_window=timedelta(seconds=settings.remediation_verify_window_s),
+        verify_settle=timedelta(seconds=settings.remediation_verify_settle_s),
+        escalation_channel=settings.remediation_escalation_channel,
+        link_base=settings.notify_link_base,
+    )
+
+
+def notify_config(settings: ApiSettings) -> NotifyConfig:
+    """The channel-secret key, test-message policy and Slack settings (ConfigurationError
+    without a key in production)."""
+    box = secret_box(
+        keys=settings.secret_key.get_secret_value(),
+        key_file=settings.secret_key_file,
+        environment=settings.environment,
+    )
+    return NotifyConfig(
+        box=box,
+        policy=OutboundPolicy(
+            allow_private=settings.notify_outbound_allow_private,
+            allow_loopback=settings.notify_outbound_allow_loopback,
+        ),
+        timeout_s=settings.notify_timeout_s,
+        slack_signing_secret=settings.slack_signing_secret.get_secret_value(),
+        slack_users=settings.slack_user_map(),
+        link_base=settings.notify_link_base,
+    )
 
 
 def api_metrics(api: ApiService) -> list[Value]:
@@ -184,5 +301,25 @@ def api_metrics(api: ApiService) -> list[Value]:
             "Incidents resolved after their quiet period",
             lambda: api.sweeper.resolved,
         ),
+        Value(
+            "vigil_api_remediation_proposed",
+            "Remediation actions proposed by policies",
+            lambda: api.remediation.proposed,
+        ),
+        Value(
+            "vigil_api_remediation_expired",
+            "Approval requests expired (and escalated)",
+            lambda: api.remediation.expired,
+        ),
+        Value(
+            "vigil_api_remediation_verifications",
+            "Executed actions whose verification concluded (verified or not)",
+            lambda: api.remediation.verified,
+        ),
         Value("vigil_api_open_incidents", "Incidents not resolved", open_incidents, "gauge"),
+        Value(
+            "vigil_api_predictions_recorded",
+            "Forecasts and failure predictions stored",
+            lambda: api.predictions.recorded if api.predictions else 0,
+        ),
     ]

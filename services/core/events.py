@@ -183,15 +183,25 @@ class Anomaly(Event):
 
 
 class Prediction(Event):
-    """A forecast or failure-risk estimate for a service."""
+    """A forecast or failure-risk estimate for a service.
+
+    Kinds (docs/learning.md): `load_forecast` (`value`: highest forecast load over the next
+    buckets, listed in `detail.forecast`), `exhaustion` (`lead_time_s`: until `series` reaches
+    its limit), `failure` (`probability` of an incident within `detail.horizon_s`;
+    `status` "firing"/"resolved" when it crosses the alert threshold, else null).
+    """
 
     service: str
     kind: str
     probability: float = Field(ge=0, le=1)
-    lead_time_s: float | None = None
+    lead_time_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     timestamp: UtcDateTime
     detail: dict[str, Any] = Field(default_factory=dict)
     tenant: str = "default"
+    # Added compatibly (older producers leave them out):
+    series: str | None = None  # the series the prediction is about, if one
+    value: float | None = Field(default=None, allow_inf_nan=False)  # forecast value, if any
+    status: Literal["firing", "resolved"] | None = None  # alert transition, if any
 
     def partition_key(self) -> str:
         return f"{self.tenant}/{self.service}"
@@ -271,6 +281,12 @@ class IncidentEvent(Event):
     assignee: str | None = None
     silenced: bool = False
     actor: str = ""
+    # "predicted" while the incident was opened by a failure prediction and nothing real has
+    # joined it yet (added compatibly: older producers mean "detected").
+    kind: str = "detected"
+    # The labels of the incident's signals (first value of each name wins), for routing rules
+    # on labels (added compatibly: older producers send none).
+    labels: dict[str, str] = Field(default_factory=dict)
 
     def partition_key(self) -> str:
         return self.incident_id
@@ -327,6 +343,24 @@ class RemediationResult(Event):
         return self.incident_id
 
 
+class RemediationControl(Event):
+    """The api's kill switch, for every remediate worker.
+
+    The api sends one copy per partition of `remediation.control` (which is partitioned like
+    `remediation.commands`), `slot` being a key that lands on that partition, so every worker
+    hears it on a partition it owns.
+    """
+
+    kill_switch: bool
+    reason: str = ""
+    by: str = ""
+    at: UtcDateTime = Field(default_factory=utcnow)
+    slot: str = "kill-switch"
+
+    def partition_key(self) -> str:
+        return self.slot
+
+
 # --- people and outbound --------------------------------------------------------------------
 
 
@@ -337,8 +371,34 @@ class FeedbackLabel(StrEnum):
     ROOT_CAUSE = "root_cause"
 
 
+class FeedbackSignal(BaseModel):
+    """One signal of a labelled incident, as the detectors need it to find and adapt it.
+
+    `series` is the anomaly's series (for metrics `name{labels}`, so `tenant/series` is the
+    partition key of its points); the band is the detector's at the firing point.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str = "metric"
+    series: str = Field(min_length=1, max_length=2048)
+    tenant: str = "default"
+    service: str = "unknown"
+    detector: str = ""
+    fired_at: UtcDateTime
+    resolved_at: UtcDateTime | None = None
+    observed: float | None = Field(default=None, allow_inf_nan=False)
+    expected: float | None = Field(default=None, allow_inf_nan=False)
+    lower: float | None = Field(default=None, allow_inf_nan=False)
+    upper: float | None = Field(default=None, allow_inf_nan=False)
+
+
 class Feedback(Event):
-    """An operator's label on an incident, fed back to the detectors."""
+    """An operator's label on an incident, fed back to the detectors.
+
+    `signals` (added compatibly: old producers send none) lists the incident's firing
+    anomalies so that detect can adapt the series involved; see docs/learning.md.
+    """
 
     incident_id: str
     label: FeedbackLabel
@@ -346,9 +406,92 @@ class Feedback(Event):
     comment: str = ""
     series: list[str] = Field(default_factory=list)
     at: UtcDateTime = Field(default_factory=utcnow)
+    signals: list[FeedbackSignal] = Field(default_factory=list)
 
     def partition_key(self) -> str:
         return self.incident_id
+
+
+# --- model management -------------------------------------------------------------------------
+
+
+class DetectorParams(BaseModel):
+    """A metrics detector configuration: when a series starts and stops firing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fire_threshold: float = Field(default=0.92, gt=0, le=1)
+    band_fire_threshold: float = Field(default=0.85, gt=0, le=1)
+    sustain_threshold: float = Field(default=0.8, gt=0, le=1)
+    fire_after: int = Field(default=2, ge=1, le=100)
+    resolve_after: int = Field(default=5, ge=1, le=1000)
+    band_margin: float = Field(default=0.25, ge=0, le=10)
+
+
+class DetectorVersion(BaseModel):
+    """A numbered detector configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int = Field(ge=0)
+    params: DetectorParams = Field(default_factory=DetectorParams)
+
+
+class ModelControl(Event):
+    """What the metrics detectors should run: the live version and an optional shadow.
+
+    The api publishes the whole desired state to the compacted `models.control` topic under
+    one key, so the latest message is all a (re)starting worker needs.
+    """
+
+    detector: str = "metrics"
+    live: DetectorVersion
+    shadow: DetectorVersion | None = None
+    shadow_run: str | None = None  # id of the shadow run the shadow's results belong to
+    at: UtcDateTime = Field(default_factory=utcnow)
+
+    def partition_key(self) -> str:
+        return self.detector
+
+
+class ModelReport(Event):
+    """One series' model as a detect worker runs it (compacted `models` topic, per series)."""
+
+    tenant: str = "default"
+    series: str
+    model_type: str
+    version: int = Field(ge=0)
+    params: dict[str, Any] = Field(default_factory=dict)
+    points: int = Field(ge=0)
+    checkpoint_at: UtcDateTime | None = None
+    reported_at: UtcDateTime
+
+    def partition_key(self) -> str:
+        return f"{self.tenant}/{self.series}"
+
+
+class ShadowReport(Event):
+    """A worker's running totals for one shadow run, and the shadow firings since last time.
+
+    Counts are cumulative per (`shadow_run`, `source`): the api keeps the newest report of
+    each source and sums them. Shadow anomalies are recorded, never turned into incidents.
+    """
+
+    shadow_run: str
+    source: str
+    live_version: int = Field(ge=0)
+    shadow_version: int = Field(ge=0)
+    points: int = Field(ge=0)
+    live_firings: int = Field(ge=0)
+    shadow_firings: int = Field(ge=0)
+    both_firing_points: int = Field(ge=0)
+    live_only_points: int = Field(ge=0)
+    shadow_only_points: int = Field(ge=0)
+    firings: list[Anomaly] = Field(default_factory=list)
+    at: UtcDateTime
+
+    def partition_key(self) -> str:
+        return f"{self.shadow_run}/{self.source}"
 
 
 class Notification(Event):

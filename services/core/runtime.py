@@ -37,7 +37,14 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
 def http_server(app: Any, host: str, port: int) -> _Server:
     """A uvicorn server for `app` that leaves signal handling to the caller."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        # No "server: uvicorn" banner: it tells a scanner what to try.
+        server_header=False,
     )
     return _Server(config)
 

@@ -39,7 +39,16 @@ INCIDENTS = Topic("incidents", events.IncidentEvent, partitions=3)
 REMEDIATION_REQUESTS = Topic("remediation.requests", events.RemediationRequest, partitions=3)
 REMEDIATION_COMMANDS = Topic("remediation.commands", events.RemediationCommand, partitions=3)
 REMEDIATION_RESULTS = Topic("remediation.results", events.RemediationResult, partitions=3)
+# Partitioned like remediation.commands, so a worker owns the control partitions of its commands.
+REMEDIATION_CONTROL = Topic(
+    "remediation.control", events.RemediationControl, partitions=3, compacted=True
+)
 FEEDBACK = Topic("feedback", events.Feedback, partitions=3)
+# Model management (docs/learning.md): the api's desired detector state (one key, read by every
+# detect worker from the start), per-series model records and shadow-run reports from detect.
+MODELS_CONTROL = Topic("models.control", events.ModelControl, partitions=1, compacted=True)
+MODELS = Topic("models", events.ModelReport, partitions=3, compacted=True)
+MODELS_SHADOW = Topic("models.shadow", events.ShadowReport, partitions=3)
 NOTIFICATIONS = Topic("notifications", events.Notification, partitions=3)
 NOTIFICATIONS_RESULTS = Topic("notifications.results", events.NotificationResult, partitions=3)
 
@@ -55,7 +64,11 @@ ALL_TOPICS: tuple[Topic, ...] = (
     REMEDIATION_REQUESTS,
     REMEDIATION_COMMANDS,
     REMEDIATION_RESULTS,
+    REMEDIATION_CONTROL,
     FEEDBACK,
+    MODELS_CONTROL,
+    MODELS,
+    MODELS_SHADOW,
     NOTIFICATIONS,
     NOTIFICATIONS_RESULTS,
 )

@@ -57,13 +57,22 @@ class Workload:
         self.step = step
         self.faults = faults
         self.period_ticks = period_ticks
+        # Faults cut short by a remediation (a restart of their service), and from when.
+        self.healed: dict[Fault, int] = {}
+
+    def heal(self, service: str, tick: int) -> list[Fault]:
+        """A restart of `service` at `tick` ends the faults active on it; returns them."""
+        ended = [f for f in self.active_faults(tick) if f.service == service]
+        for fault in ended:
+            self.healed[fault] = tick
+        return ended
 
     def at(self, tick: int) -> datetime:
         """Simulated time of a tick."""
         return self.start + tick * self.step
 
     def active_faults(self, tick: int) -> list[Fault]:
-        return [f for f in self.faults if f.start <= tick < f.end]
+        return [f for f in self.faults if f.start <= tick < min(f.end, self.healed.get(f, f.end))]
 
     def batch(self, tick: int) -> list[dict[str, Any]]:
         """All points of one tick, in Vigil's native JSON point format."""

@@ -10,18 +10,31 @@ from __future__ import annotations
 
 import pickle
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
-from services.core.events import Anomaly, Explanation, MetricPoint, Severity, stable_id
+from services.core.events import (
+    Anomaly,
+    DetectorParams,
+    Explanation,
+    MetricPoint,
+    Severity,
+    stable_id,
+)
 from services.detect.detectors import Assessment, SeriesDetector
 from services.detect.detectors.ensemble import make_detector
+from services.detect.feedback.adaptation import Adaptation, Label
+from services.detect.models.registry import ShadowStats
 
 # Components whose anomalies sit inside the expected band by nature (a stuck value, a burst
 # of variability around the expected level): they open an incident on score alone.
 IN_BAND_COMPONENTS = frozenset({"flatline", "volatility"})
 
-CHECKPOINT_VERSION = 2  # bump when SeriesState changes shape: old ones are refused
+# Bump when SeriesState changes shape. Version 2 (before feedback and model versions) is
+# still read: the fields added since get their defaults (`_upgraded`); others are refused.
+CHECKPOINT_VERSION = 3
+READABLE_CHECKPOINTS = frozenset({2, 3})
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,42 @@ class MonitorPolicy:
     band_margin: float = 0.25  # the pre-fault band is widened by this fraction of its width
     max_series: int = 100_000  # least recently seen series are evicted past this
 
+    def with_params(self, params: DetectorParams) -> MonitorPolicy:
+        """This policy with a detector configuration's thresholds (model management)."""
+        return replace(
+            self,
+            fire_threshold=params.fire_threshold,
+            band_fire_threshold=params.band_fire_threshold,
+            sustain_threshold=params.sustain_threshold,
+            fire_after=params.fire_after,
+            resolve_after=params.resolve_after,
+            band_margin=params.band_margin,
+        )
+
+    def params(self) -> DetectorParams:
+        """The detector configuration part of this policy."""
+        return DetectorParams(**{k: getattr(self, k) for k in DetectorParams.model_fields})
+
+
+class _Track(Protocol):
+    """The firing/resolved state machine's memory (the live one, or a shadow's)."""
+
+    firing: bool
+    streak: int
+    baseline: tuple[float, float] | None
+    firing_points: int
+
+
+@dataclass
+class ShadowTrack:
+    """A shadow configuration's state machine for one series (same verdicts, no output)."""
+
+    run: str
+    firing: bool = False
+    streak: int = 0
+    baseline: tuple[float, float] | None = None
+    firing_points: int = 0
+
 
 @dataclass
 class SeriesState:
@@ -59,6 +108,30 @@ class SeriesState:
     # online detectors absorb a lasting fault as their new normal within a few dozen points.
     baseline: tuple[float, float] | None = None
     firing_points: int = 0
+    # Since checkpoint version 3: operator feedback, the detector version the series last ran
+    # under, when it was last checkpointed (point time) and reported, and the shadow's track.
+    adaptation: Adaptation = field(default_factory=Adaptation)
+    version: int = 0
+    checkpoint_at: float | None = None
+    reported_at: float = float("-inf")
+    shadow: ShadowTrack | None = None
+
+
+_ADDED_IN_V3: dict[str, Callable[[], object]] = {
+    "adaptation": Adaptation,
+    "version": lambda: 0,
+    "checkpoint_at": lambda: None,
+    "reported_at": lambda: float("-inf"),
+    "shadow": lambda: None,
+}
+
+
+def _upgraded(state: SeriesState) -> SeriesState:
+    """A state read from an older checkpoint, with the fields added since at their defaults."""
+    for name, default in _ADDED_IN_V3.items():
+        if name not in state.__dict__:
+            setattr(state, name, default())
+    return state
 
 
 def _default_detector() -> SeriesDetector:
@@ -80,6 +153,10 @@ class MetricsMonitor:
         self.evicted = 0
         self.model_failures = 0
         self.last_model_failure: tuple[str, str] | None = None
+        self.version = 0  # of the live detector configuration
+        self.shadow_policy: MonitorPolicy | None = None
+        self.shadow: ShadowStats | None = None
+        self.feedback_applied = 0
 
     def observe(self, point: MetricPoint, key: str | None = None) -> list[Anomaly]:
         """Feed one point; return the anomaly transitions it causes (usually none).
@@ -98,13 +175,79 @@ class MetricsMonitor:
             return []
         state.last_timestamp = ts
         state.points += 1
+        state.version = self.version
         failures_before = getattr(state.detector, "failures", 0)
         verdict = state.detector.assess(ts, point.value)
         if getattr(state.detector, "failures", 0) != failures_before:
             # The series' model broke and it now runs on the fallback detector.
             self.model_failures += 1
             self.last_model_failure = (key, getattr(state.detector, "last_error", ""))
-        return self._transition(state, point, verdict)
+        live = self._transition(state, self.policy, state, point, verdict)
+        if self.shadow is not None and self.shadow_policy is not None:
+            self._shadow(state, point, verdict, live)
+        return live
+
+    def _shadow(
+        self, state: SeriesState, point: MetricPoint, verdict: Assessment, live: list[Anomaly]
+    ) -> None:
+        """Run the shadow configuration on the same verdict; record, never return, its output."""
+        assert self.shadow is not None and self.shadow_policy is not None
+        track = state.shadow
+        if track is None or track.run != self.shadow.run:
+            track = state.shadow = ShadowTrack(self.shadow.run)
+        found = self._transition(track, self.shadow_policy, state, point, verdict, shadow=True)
+        shadowed = [
+            a.model_copy(
+                update={
+                    "id": stable_id("shadow", self.shadow.run, a.id),
+                    "detector": f"shadow:{a.detector}",
+                }
+            )
+            for a in found
+        ]
+        self.shadow.fired(live, shadowed)
+        self.shadow.count(state.firing, track.firing)
+
+    def learn(self, key: str, labels: Sequence[Label]) -> int:
+        """Apply operator labels to a series (creating it if unknown); returns how many were new.
+
+        Idempotent: a label already learned (by feedback id) is skipped.
+        """
+        if not labels:
+            return 0
+        state = self.series.get(key)
+        if state is None:
+            if all(not label.benign for label in labels):
+                return 0  # nothing to make less sensitive on a series we have not met
+            state = self._new_state(key)
+        learned = sum(1 for label in labels if state.adaptation.learn(label))
+        self.feedback_applied += learned
+        return learned
+
+    def pending_labels(self, key: str, labels: Sequence[Label]) -> list[Label]:
+        """The labels a series has not learned yet (cheap: usually none)."""
+        state = self.series.get(key)
+        if state is None:
+            return list(labels)
+        applied = state.adaptation.applied
+        return [label for label in labels if label.feedback_id not in applied]
+
+    def set_live(self, version: int, params: DetectorParams) -> None:
+        """Run a detector configuration live from the next point on (promotion, rollback)."""
+        self.version = version
+        self.policy = self.policy.with_params(params)
+
+    def set_shadow(
+        self, run: str | None, version: int = 0, params: DetectorParams | None = None
+    ) -> None:
+        """Start (or, with run None, stop) scoring a candidate configuration in shadow."""
+        if run is None or params is None:
+            self.shadow, self.shadow_policy = None, None
+            return
+        if self.shadow is not None and self.shadow.run == run:
+            return
+        self.shadow_policy = self.policy.with_params(params)
+        self.shadow = ShadowStats(run, self.version, version)
 
     def _new_state(self, key: str) -> SeriesState:
         state = SeriesState(detector=self.detector_factory())
@@ -115,53 +258,83 @@ class MetricsMonitor:
         return state
 
     def _transition(
-        self, state: SeriesState, point: MetricPoint, verdict: Assessment
+        self,
+        track: _Track,
+        policy: MonitorPolicy,
+        state: SeriesState,
+        point: MetricPoint,
+        verdict: Assessment,
+        *,
+        shadow: bool = False,
     ) -> list[Anomaly]:
-        if state.firing:
-            return self._while_firing(state, point, verdict)
-        if not (verdict.warm and self._anomalous(verdict, point.value, state)):
-            state.streak, state.baseline = 0, None
+        if track.firing:
+            return self._while_firing(track, policy, point, verdict)
+        anomalous = verdict.warm and self._anomalous(
+            track, policy, state.adaptation, verdict, point
+        )
+        if not anomalous:
+            track.streak, track.baseline = 0, None
             return []
-        if state.streak == 0:
-            state.baseline = self._widened(verdict.lower, verdict.upper)
-        state.streak += 1
-        if state.streak < self.policy.fire_after:
+        if track.streak == 0:
+            track.baseline = _widened(policy, verdict.lower, verdict.upper)
+        track.streak += 1
+        if track.streak < policy.fire_after:
             return []
-        state.firing, state.streak, state.firing_points = True, 0, 0
+        if self._benign(state.adaptation, point, verdict, shadow):
+            track.streak, track.baseline = 0, None
+            return []
+        track.firing, track.streak, track.firing_points = True, 0, 0
         return [_anomaly(point, verdict, "firing")]
 
+    @staticmethod
+    def _benign(
+        adaptation: Adaptation, point: MetricPoint, verdict: Assessment, shadow: bool
+    ) -> bool:
+        """Whether an onset matches a pattern operators labelled benign (see feedback/)."""
+        if not adaptation.benign:
+            return False
+        ts, value = point.timestamp.timestamp(), point.value
+        if shadow:  # the shadow asks without counting (the live track already did)
+            return adaptation.is_benign(ts, value, verdict.lower, verdict.upper)
+        return adaptation.benign_onset(ts, value, verdict.lower, verdict.upper)
+
     def _while_firing(
-        self, state: SeriesState, point: MetricPoint, verdict: Assessment
+        self, track: _Track, policy: MonitorPolicy, point: MetricPoint, verdict: Assessment
     ) -> list[Anomaly]:
-        state.firing_points += 1
-        lower, upper = state.baseline or (verdict.lower, verdict.upper)
+        track.firing_points += 1
+        lower, upper = track.baseline or (verdict.lower, verdict.upper)
         recovered = lower <= point.value <= upper
-        state.streak = state.streak + 1 if recovered else 0
-        new_normal = state.firing_points >= self.policy.accept_new_normal_after
-        if state.streak < self.policy.resolve_after and not new_normal:
+        track.streak = track.streak + 1 if recovered else 0
+        new_normal = track.firing_points >= policy.accept_new_normal_after
+        if track.streak < policy.resolve_after and not new_normal:
             return []
         note = "" if recovered else "; accepted as the new normal"
-        state.firing, state.streak, state.baseline = False, 0, None
+        track.firing, track.streak, track.baseline = False, 0, None
         return [_anomaly(point, verdict, "resolved", note=note)]
 
-    def _anomalous(self, verdict: Assessment, value: float, state: SeriesState) -> bool:
-        policy = self.policy
-        if state.streak:  # continuing: still scored anomalous, and still off the band
-            off_band = state.baseline is None or not (
-                state.baseline[0] <= value <= state.baseline[1]
+    @staticmethod
+    def _anomalous(
+        track: _Track,
+        policy: MonitorPolicy,
+        adaptation: Adaptation,
+        verdict: Assessment,
+        point: MetricPoint,
+    ) -> bool:
+        value = point.value
+        if track.streak:  # continuing: still scored anomalous, and still off the band
+            off_band = track.baseline is None or not (
+                track.baseline[0] <= value <= track.baseline[1]
             )
             in_band_kind = verdict.component in IN_BAND_COMPONENTS
             return verdict.score >= policy.sustain_threshold and (off_band or in_band_kind)
         if verdict.component in IN_BAND_COMPONENTS:
-            return verdict.score >= policy.fire_threshold
-        # Everything else must also leave its expected band: a new record or envelope inside
-        # the band is worth a score, not an incident.
-        outside = not verdict.lower <= value <= verdict.upper
-        return outside and verdict.score >= policy.band_fire_threshold
-
-    def _widened(self, lower: float, upper: float) -> tuple[float, float]:
-        margin = (upper - lower) * self.policy.band_margin
-        return lower - margin, upper + margin
+            return verdict.score >= adaptation.threshold(policy.fire_threshold)
+        # Everything else must also leave its expected band (widened by what operators
+        # labelled false positives): a new record or envelope inside the band is worth a
+        # score, not an incident.
+        lower, upper = adaptation.band(verdict.lower, verdict.expected, verdict.upper)
+        outside = not lower <= value <= upper
+        return outside and verdict.score >= adaptation.threshold(policy.band_fire_threshold)
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -170,11 +343,13 @@ class MetricsMonitor:
         state = self.series.get(key)
         if state is None:
             return None
+        if state.last_timestamp > float("-inf"):
+            state.checkpoint_at = state.last_timestamp
         return bytes([CHECKPOINT_VERSION]) + pickle.dumps(state, protocol=5)
 
     def restore(self, key: str, blob: bytes) -> bool:
         """Load a series' state from a snapshot; False if the snapshot is unusable."""
-        if not blob or blob[0] != CHECKPOINT_VERSION:
+        if not blob or blob[0] not in READABLE_CHECKPOINTS:
             return False
         try:
             state = pickle.loads(blob[1:])  # noqa: S301 - written by our own workers only
@@ -182,11 +357,16 @@ class MetricsMonitor:
             return False
         if not isinstance(state, SeriesState):
             return False
-        self.series[key] = state
+        self.series[key] = _upgraded(state)
         return True
 
     def knows(self, key: str) -> bool:
         return key in self.series
+
+
+def _widened(policy: MonitorPolicy, lower: float, upper: float) -> tuple[float, float]:
+    margin = (upper - lower) * policy.band_margin
+    return lower - margin, upper + margin
 
 
 def _severity(verdict: Assessment, value: float) -> Severity:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from services.ingest.admission import Budget
 from services.ingest.errors import Overloaded
 from services.ingest.formats import DecodeContext, Decoded, Rejections
 from services.ingest.formats.cumulative import CounterState
-from services.ingest.guard import CardinalityGuard
+from services.ingest.guard import CardinalityGuard, admit_logs, admit_spans
 from services.ingest.priority import FiringSeries, Priority, Shedder, log_priority, span_priority
 from services.ingest.settings import IngestSettings
 from services.ingest.telemetry import IngestMetrics
@@ -66,6 +67,20 @@ class IngestService:
             max_tenants=settings.ingest_max_tenants,
             ttl_s=settings.ingest_series_ttl_s,
         )
+        # Logs and spans: the series detect keeps state for (see guard.py).
+        self.log_guard = CardinalityGuard(
+            per_metric=settings.ingest_max_log_services_per_tenant,
+            per_tenant=settings.ingest_max_log_services_per_tenant,
+            max_tenants=settings.ingest_max_tenants,
+            ttl_s=settings.ingest_series_ttl_s,
+        )
+        self.span_guard = CardinalityGuard(
+            per_metric=settings.ingest_max_operations_per_service,
+            per_tenant=settings.ingest_max_span_series_per_tenant,
+            max_tenants=settings.ingest_max_tenants,
+            ttl_s=settings.ingest_series_ttl_s,
+            group_reason="cardinality_service",
+        )
         self.shedder = Shedder(
             low_at=settings.ingest_shed_low_at,
             normal_at=settings.ingest_shed_normal_at,
@@ -103,11 +118,17 @@ class IngestService:
             keys = [p.partition_key() for p in points]
         if points:
             points, keys, dropped = self.guard.admit(tenant, points, keys)
-            for reason, n in dropped.items():
-                rejected.add(reason, f"series over the {reason.split('_')[1]} cardinality cap", n)
-                metrics.rejected.labels("metrics", reason).inc(n)
+            self._count_over_cap("metrics", dropped, rejected)
             metrics.series.labels(tenant).set(self.guard.series(tenant))
         logs, spans, alerts = decoded.logs, decoded.spans, decoded.alerts
+        if logs:
+            logs, dropped = admit_logs(self.log_guard, tenant, logs)
+            self._count_over_cap("logs", dropped, rejected)
+            metrics.streams.labels("logs", tenant).set(self.log_guard.series(tenant))
+        if spans:
+            spans, dropped = admit_spans(self.span_guard, tenant, spans)
+            self._count_over_cap("traces", dropped, rejected)
+            metrics.streams.labels("traces", tenant).set(self.span_guard.series(tenant))
         floor = self.shedder.floor(self.budget.load())
         if floor > Priority.LOW:
             points, keys, logs, spans = self._shed(floor, points, keys, logs, spans, rejected)
@@ -140,6 +161,11 @@ class IngestService:
             if items:
                 metrics.accepted.labels(name, source).inc(len(items))
         return Outcome(total, rejected)
+
+    def _count_over_cap(self, signal: str, dropped: Counter[str], rejected: Rejections) -> None:
+        for reason, n in dropped.items():
+            rejected.add(reason, f"series over the {reason.split('_')[1]} cardinality cap", n)
+            self.metrics.rejected.labels(signal, reason).inc(n)
 
     def _shed(
         self,

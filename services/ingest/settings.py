@@ -49,6 +49,15 @@ class IngestSettings(CommonSettings):
     ingest_max_series_per_metric: int = Field(default=10_000, ge=1)
     ingest_max_series_per_tenant: int = Field(default=200_000, ge=1)
     ingest_max_tenants: int = Field(default=1_000, ge=1)
+    ingest_max_log_services_per_tenant: int = Field(
+        default=10_000, ge=1, description="Distinct services sending logs, per tenant."
+    )
+    ingest_max_operations_per_service: int = Field(
+        default=2_000, ge=1, description="Distinct span operations per service."
+    )
+    ingest_max_span_series_per_tenant: int = Field(
+        default=100_000, ge=1, description="Distinct (service, operation) span pairs per tenant."
+    )
     ingest_series_ttl_s: float = Field(
         default=3600.0, gt=0, description="A series unseen this long stops counting to caps."
     )

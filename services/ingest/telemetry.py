@@ -65,6 +65,12 @@ class IngestMetrics:
         self.series = Gauge(
             "vigil_ingest_series", "Series counted by the cardinality guard", ["tenant"], registry=r
         )
+        self.streams = Gauge(
+            "vigil_ingest_streams",
+            "Log services and span (service, operation) pairs counted by the cardinality guard",
+            ["signal", "tenant"],
+            registry=r,
+        )
         self.anomalous = Gauge(
             "vigil_ingest_anomalous_series", "Series firing now (kept under load)", registry=r
         )

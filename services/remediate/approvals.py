@@ -1,7 +1,8 @@
 """The approval state machine of one proposed action (pure; the api persists it).
 
     proposed ──approve (N of M)──> approved ──> executing ──> succeeded ──> verified
-        │                                           │              └──────> rolled_back
+        │                                           │              ├──────> rolled_back
+        │                                           │              └──────> failed (unverified)
         ├──reject──> rejected                       └──> failed ──────────> rolled_back
         └──TTL passes──> expired (+ an escalation)
 
@@ -40,7 +41,10 @@ _ALLOWED: dict[ApprovalState, frozenset[ApprovalState]] = {
     ),
     ApprovalState.APPROVED: frozenset({ApprovalState.EXECUTING, ApprovalState.REJECTED}),
     ApprovalState.EXECUTING: frozenset({ApprovalState.SUCCEEDED, ApprovalState.FAILED}),
-    ApprovalState.SUCCEEDED: frozenset({ApprovalState.VERIFIED, ApprovalState.ROLLED_BACK}),
+    # succeeded -> failed: it ran, but verification saw no recovery and there is no rollback.
+    ApprovalState.SUCCEEDED: frozenset(
+        {ApprovalState.VERIFIED, ApprovalState.ROLLED_BACK, ApprovalState.FAILED}
+    ),
     ApprovalState.FAILED: frozenset({ApprovalState.ROLLED_BACK}),
 }
 
@@ -185,6 +189,10 @@ class Approval:
     def verified(self, at: datetime, detail: str = "") -> None:
         """Verification saw the incident's signals recover."""
         self._move(ApprovalState.VERIFIED, "system", at, detail)
+
+    def unverified(self, at: datetime, detail: str = "") -> None:
+        """Verification saw no recovery and the action has no rollback."""
+        self._move(ApprovalState.FAILED, "system", at, detail)
 
     def rolled_back(self, at: datetime, detail: str = "") -> None:
         """Verification failed (or the action failed) and the change was undone."""

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
+
+from prometheus_client.registry import Collector
 
 from services.core.bus import Bus
+from services.core.db import make_engine
 from services.core.metrics import Value
 from services.core.netpolicy import OutboundPolicy
 from services.core.topics import REMEDIATION_COMMANDS
@@ -20,6 +28,16 @@ from services.remediate.executors.runbooks import (
     StackStormConfig,
     WebhookConfig,
 )
+from services.remediate.notify.base import ChannelConfig
+from services.remediate.notify.directory import DatabaseChannels, WithExtraChannels
+from services.remediate.notify.flood import FloodGuard
+from services.remediate.notify.incidents import NotificationPlanner, RuleSource
+from services.remediate.notify.keys import secret_box
+from services.remediate.notify.metrics import NotifyCollector
+from services.remediate.notify.pipeline import NotificationWorker
+from services.remediate.notify.registry import ChannelDirectory
+from services.remediate.notify.retry import RetryPolicy
+from services.remediate.notify.service import build_notify
 from services.remediate.safety import (
     BlastRadius,
     CircuitBreaker,
@@ -105,7 +123,7 @@ def build_executors(
         )
         executors.append(CommandExecutor(config))
     if demo is not None or s.remediate_demo:
-        executors.append(DemoExecutor(demo or DemoCluster()))
+        executors.append(DemoExecutor(demo or DemoCluster.of(s.remediate_demo_workloads)))
     return executors
 
 
@@ -146,3 +164,91 @@ def remediate_metrics(worker: RemediationWorker) -> list[Value]:
             lambda: worker.replayed,
         ),
     ]
+
+
+@dataclass
+class NotifyService:
+    """The notification side of a remediate process: planner, delivery worker, flusher."""
+
+    planner: NotificationPlanner
+    worker: NotificationWorker
+    channels: ChannelDirectory
+    flush_interval_s: float = 5.0
+    # Background reload of the channel table (None when channels are given by the caller).
+    refresher: Callable[[], Coroutine[Any, Any, None]] | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Start the periodic flood-digest flush and channel reload (after bus.start())."""
+        self._tasks.append(
+            asyncio.create_task(self.planner.run_flusher(self.flush_interval_s), name="digests")
+        )
+        if self.refresher is not None:
+            self._tasks.append(asyncio.create_task(self.refresher(), name="channels"))
+
+    async def stop(self) -> None:
+        """Stop the flusher and release HTTP connections (after bus.stop())."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.worker.aclose()
+
+    def collector(self) -> Collector:
+        """Per-channel delivery metrics, for the process's /metrics."""
+        return NotifyCollector(self.worker, self.planner)
+
+
+def build_notifications(
+    settings: RemediateSettings,
+    bus: Bus,
+    *,
+    channels: ChannelDirectory | None = None,
+    rules: RuleSource | None = None,
+    retry: RetryPolicy | None = None,
+    extra: Sequence[ChannelConfig] = (),
+) -> NotifyService:
+    """Wire notification planning and delivery into a remediate process (before bus.start()).
+
+    By default channels and routing rules are read from the api's channel table in
+    `settings.database_url`, secrets decrypted with `settings.secret_key` (docs/notifications.md);
+    `extra` channels are added that hear about every incident change (`vigil demo --webhook`).
+    Tests pass `channels` and `rules` instead.
+    """
+    refresher = None
+    if channels is None or rules is None:
+        box = secret_box(
+            keys=settings.secret_key.get_secret_value(),
+            key_file=settings.secret_key_file,
+            environment=settings.environment,
+        )
+        table = DatabaseChannels(
+            make_engine(settings.database_url), box, refresh_s=settings.notify_channels_refresh_s
+        )
+        refresher = table.run
+        layered = WithExtraChannels(table, extra)
+        channels = channels or layered
+        rules = rules or layered
+    policy = OutboundPolicy(
+        allow_private=settings.remediate_outbound_allow_private,
+        allow_loopback=settings.remediate_outbound_allow_loopback,
+    )
+    worker = build_notify(
+        bus,
+        group=settings.remediate_group,
+        channels=channels,
+        policy=policy,
+        retry=retry or RetryPolicy(max_attempts=settings.notify_max_attempts),
+        timeout_s=settings.notify_timeout_s,
+    )
+    planner = NotificationPlanner(
+        bus,
+        rules,
+        flood=FloodGuard(
+            threshold=settings.notify_flood_threshold, window_s=settings.notify_flood_window_s
+        ),
+        link_base=settings.notify_link_base,
+    )
+    planner.attach(group=settings.remediate_group)
+    return NotifyService(planner, worker, channels, refresher=refresher)

@@ -56,6 +56,29 @@ class RemediateSettings(CommonSettings):
     remediate_command_timeout_s: float = Field(default=30.0, gt=0)
     # The in-process demo target (`demo.restart`), for `vigil demo`.
     remediate_demo: bool = False
+    remediate_demo_workloads: list[str] = Field(
+        default_factory=lambda: ["checkout", "payments", "search", "auth"],
+        description="The demo target's workloads (JSON list), when no cluster is passed in.",
+    )
+    # Notifications (see docs/notifications.md): channels come from the api's table.
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Fernet key(s) for channel secrets, comma separated (first encrypts); "
+        "the same as the api's. Required in production.",
+    )
+    secret_key_file: str = Field(
+        default="./vigil.secret-key",
+        description="Outside production, where a generated key is kept when none is set.",
+    )
+    notify_enabled: bool = True
+    notify_link_base: str = Field(
+        default="", description="Public console URL; messages link to <base>/incidents/<id>."
+    )
+    notify_channels_refresh_s: float = Field(default=5.0, gt=0)
+    notify_flood_threshold: int = Field(default=5, ge=1)
+    notify_flood_window_s: float = Field(default=60.0, gt=0)
+    notify_max_attempts: int = Field(default=8, ge=1, le=100)
+    notify_timeout_s: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _no_verify_off_in_production(self) -> RemediateSettings:

@@ -23,10 +23,16 @@ from services.core.events import (
     Event,
     Notification,
     RemediationCommand,
+    RemediationControl,
     RemediationResult,
     stable_id,
 )
-from services.core.topics import NOTIFICATIONS, REMEDIATION_COMMANDS, REMEDIATION_RESULTS
+from services.core.topics import (
+    NOTIFICATIONS,
+    REMEDIATION_COMMANDS,
+    REMEDIATION_CONTROL,
+    REMEDIATION_RESULTS,
+)
 from services.remediate.clock import Clock
 from services.remediate.errors import ExecutorError, Refused
 from services.remediate.executors.base import ExecutorRegistry, Outcome
@@ -60,10 +66,27 @@ class RemediationWorker:
         self.action_timeout_s = action_timeout_s
         self.executed = 0
         self.replayed = 0
+        self._switch_logged = False
 
     def attach(self, *, group: str) -> None:
-        """Subscribe to remediation.commands."""
+        """Subscribe to remediation.commands and to the api's kill switch."""
         self.bus.subscribe(REMEDIATION_COMMANDS, self.handle, group=group)
+        self.bus.subscribe(REMEDIATION_CONTROL, self.handle_control, group=group)
+
+    async def handle_control(self, event: Event) -> None:
+        """Follow the api's kill switch (older messages, e.g. redelivered ones, are ignored)."""
+        control = cast(RemediationControl, event)
+        switch = self.rails.api_switch
+        if switch.at is not None and control.at < switch.at:
+            return
+        if control.kill_switch:
+            switch.engage(by=control.by, reason=control.reason, at=control.at)
+        else:
+            switch.release(by=control.by, at=control.at)
+        if control.kill_switch != self._switch_logged:
+            self._switch_logged = control.kill_switch
+            state = "engaged" if control.kill_switch else "released"
+            log.warning("kill switch %s by %s: %s", state, control.by or "?", control.reason)
 
     async def handle(self, event: Event) -> None:
         """Run one command at most once and publish its result."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,23 @@ class Stack:
         return proc
 
     def stop_all(self) -> None:
-        for proc in self.procs.values():
+        """Stop every process; when a test is failing, print what each one logged last.
+
+        pytest shows a failing test's captured output, so a failure in CI comes with the
+        processes' own account of it (their log files are gone with the CI machine).
+        """
+        failing = sys.exc_info()[0] is not None
+        if failing:
+            try:
+                summary = [(i["services"], i["status"], i["title"]) for i in self.incidents()]
+                print(f"----- incidents at failure: {summary}")
+            except Exception as exc:  # noqa: BLE001 - a diagnostic must not hide the failure
+                print(f"----- incidents at failure: unavailable ({exc})")
+        for name, proc in self.procs.items():
             proc.stop()
+            if failing:
+                print(f"----- last lines of {name} ({proc.log_path.name}) -----")
+                print(proc.log_tail(80))
 
     def send(self, batches: list[list[dict[str, Any]]], *, per_request: int = 10) -> int:
         """POST batches to ingest; returns the points acknowledged."""

@@ -73,6 +73,8 @@ def test_detect_serves_health_readiness_and_metrics_on_kafka(
         assert samples["vigil_bus_handler_duration_seconds_count"] >= 50
         assert samples["vigil_detect_series"] == 1
         assert samples["vigil_bus_ready"] == 1
+        # The learning loop's gauges (docs/learning.md), per service seen.
+        assert samples["vigil_anomaly_score"] == 0 and samples["vigil_failure_probability"] == 0
         # Lag as the broker sees it (end minus committed offsets), once commits settle.
         time.sleep(3)
         text = httpx.get(f"{base}/metrics", timeout=5).text

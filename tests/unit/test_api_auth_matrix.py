@@ -19,8 +19,9 @@ from services.api.auth import service as keys
 from services.api.auth.principal import CLI
 from services.api.auth.roles import Role, allows
 from services.api.incidents.signals import IncidentPolicy, record_anomaly
+from services.api.learning_models.service import record_reports
 from services.core.db import make_engine, make_session_factory, transaction
-from tests.factories import anomaly, make_key
+from tests.factories import anomaly, make_key, model_report
 
 V, R, P, A = Role.VIEWER, Role.RESPONDER, Role.APPROVER, Role.ADMIN
 
@@ -28,6 +29,19 @@ SILENCE = {
     "matchers": [{"label": "service", "op": "=", "value": "x"}],
     "ends_at": "2099-01-01T00:00:00Z",
 }
+
+# A channel whose test message goes nowhere reachable: the test endpoint answers at once.
+CHANNEL = {
+    "name": "matrix-hook",
+    "kind": "webhook",
+    "url": "http://169.254.169.254/x",
+    "secret": "s",
+}
+
+# Authenticated by a Slack request signature instead of an API key (tests/unit/test_slack_*).
+SIGNED = {("POST", "/api/v1/integrations/slack/interactions")}
+
+POLICY = {"actions": [{"action": "demo.restart", "target": "{service}"}]}
 
 # (method, path template) -> (minimum role, JSON body or None)
 MATRIX: dict[tuple[str, str], tuple[Role, Any]] = {
@@ -55,6 +69,40 @@ MATRIX: dict[tuple[str, str], tuple[Role, Any]] = {
     ("GET", "/api/v1/keys"): (A, None),
     ("POST", "/api/v1/keys"): (A, {"name": "new", "role": "viewer"}),
     ("DELETE", "/api/v1/keys/{key_id}"): (A, None),
+    ("GET", "/api/v1/channels"): (V, None),
+    ("POST", "/api/v1/channels"): (A, CHANNEL),
+    ("GET", "/api/v1/channels/{channel_id}"): (V, None),
+    ("PATCH", "/api/v1/channels/{channel_id}"): (A, {"enabled": True}),
+    ("DELETE", "/api/v1/channels/{channel_id}"): (A, None),
+    ("POST", "/api/v1/channels/{channel_id}/test"): (A, None),
+    ("GET", "/api/v1/incidents/{incident_id}/deliveries"): (V, None),
+    ("GET", "/api/v1/policies"): (V, None),
+    ("GET", "/api/v1/policies/{name}"): (V, None),
+    ("PUT", "/api/v1/policies/{name}"): (A, POLICY),
+    ("DELETE", "/api/v1/policies/{name}"): (A, None),
+    ("POST", "/api/v1/policies/dry-run"): (V, {"incident_id": "{incident_id}"}),
+    ("GET", "/api/v1/actions"): (V, None),
+    ("POST", "/api/v1/actions"): (R, {"incident_id": "{incident_id}", "policy": "matrix-policy"}),
+    ("GET", "/api/v1/actions/{action_id}"): (V, None),
+    ("POST", "/api/v1/actions/{action_id}/approve"): (P, {}),
+    ("POST", "/api/v1/actions/{action_id}/reject"): (P, {}),
+    ("GET", "/api/v1/actions/{action_id}/preview"): (V, None),
+    ("GET", "/api/v1/remediation/kill-switch"): (V, None),
+    ("PUT", "/api/v1/remediation/kill-switch"): (A, {"engaged": False}),
+    ("GET", "/api/v1/remediation/success-rates"): (V, None),
+    ("GET", "/api/v1/models"): (V, None),
+    ("GET", "/api/v1/models/{record_id}"): (V, None),
+    ("GET", "/api/v1/models/versions"): (V, None),
+    ("GET", "/api/v1/models/candidates"): (V, None),
+    ("POST", "/api/v1/models/candidates"): (A, {"params": {"fire_after": 3}}),
+    ("GET", "/api/v1/models/candidates/{run_id}"): (V, None),
+    ("GET", "/api/v1/models/candidates/{run_id}/comparison"): (V, None),
+    ("POST", "/api/v1/models/candidates/{run_id}/promote"): (A, {}),
+    ("POST", "/api/v1/models/candidates/{run_id}/stop"): (A, {}),
+    ("POST", "/api/v1/models/rollback"): (A, {}),
+    ("GET", "/api/v1/predictions"): (V, None),
+    ("GET", "/api/v1/predictions/{prediction_id}"): (V, None),
+    ("GET", "/api/v1/scaling/{service_name}?target_per_replica=50"): (V, None),
 }
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
@@ -91,10 +139,36 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         admin = {"Authorization": f"Bearer {tokens['admin']}"}
         incident_id = client.get("/api/v1/incidents", headers=admin).json()["items"][0]["id"]
         silence = client.post("/api/v1/silences", json=SILENCE, headers=admin).json()
+        channel = {**CHANNEL, "name": "matrix-fixture"}
+        channel_id = client.post("/api/v1/channels", json=channel, headers=admin).json()["id"]
+        # An action requested by the responder key, so that approver and admin may decide.
+        client.put("/api/v1/policies/matrix-policy", json=POLICY, headers=admin)
+        proposed = client.post(
+            "/api/v1/actions",
+            json={"incident_id": incident_id, "policy": "matrix-policy"},
+            headers={"Authorization": f"Bearer {tokens['responder']}"},
+        )
+        action_id = proposed.json()[0]["id"]
+        # A shadow run to promote or stop, and one series' model record to read.
+        run_id = client.post("/api/v1/models/candidates", json={}, headers=admin).json()["id"]
+        with transaction(factory) as session:
+            record_reports(session, [model_report()])
+        record_id = client.get("/api/v1/models", headers=admin).json()["items"][0]["id"]
         yield World(
             client,
             tokens,
-            {"incident_id": incident_id, "silence_id": silence["id"], "key_id": victim.id},
+            {
+                "incident_id": incident_id,
+                "silence_id": silence["id"],
+                "key_id": victim.id,
+                "channel_id": channel_id,
+                "action_id": action_id,
+                "name": "matrix-policy",
+                "prediction_id": "no-such-prediction",
+                "service_name": "checkout",
+                "run_id": run_id,
+                "record_id": record_id,
+            },
         )  # noqa: E501
     engine.dispose()
 
@@ -107,16 +181,20 @@ def _routes() -> set[tuple[str, str]]:
 
 
 def test_the_matrix_covers_every_endpoint() -> None:
-    api = {r for r in _routes() if r[1].startswith("/api/")}
-    assert api == set(MATRIX), f"missing: {api - set(MATRIX)}, stale: {set(MATRIX) - api}"
-    assert _routes() - api == PUBLIC
+    api = {r for r in _routes() if r[1].startswith("/api/")} - SIGNED
+    matrix = {(method, path.split("?", 1)[0]) for method, path in MATRIX}  # minus query
+    assert api == matrix, f"missing: {api - matrix}, stale: {matrix - api}"
+    assert _routes() - api == PUBLIC | SIGNED
 
 
 def _call(world: World, method: str, path: str, body: Any, token: str | None) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = path.format(**world.ids)
-    response = world.client.request(method, url, json=body, headers=headers)
-    return response.status_code
+    payload: object = body
+    if isinstance(body, dict):  # ids inside bodies, e.g. {"incident_id": "{incident_id}"}
+        payload = {k: v.format(**world.ids) if isinstance(v, str) else v for k, v in body.items()}
+    response = world.client.request(method, url, json=payload, headers=headers)
+    return int(response.status_code)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(MATRIX))

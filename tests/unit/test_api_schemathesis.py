@@ -22,7 +22,9 @@ from schemathesis.checks import not_a_server_error
 import migrations
 from services.api.app import create_app
 from services.api.incidents.signals import IncidentPolicy, record_alert, record_anomaly
+from services.api.predictions import service as predictions
 from services.core.db import make_engine, make_session_factory, transaction
+from services.core.events import Prediction, utcnow
 from tests.factories import alert, anomaly, make_key
 
 _DIR = Path(tempfile.mkdtemp(prefix="vigil-schemathesis-"))
@@ -44,6 +46,10 @@ def seeded_database() -> Iterator[None]:
             a = anomaly(service=f"svc{i}", series=f"s{i}", minute=i)
             record_anomaly(session=session, anomaly=a, policy=IncidentPolicy())
         record_alert(session=session, alert=alert(), policy=IncidentPolicy())
+        forecast = Prediction(service="svc0", kind="load_forecast", probability=0.0,
+                              timestamp=utcnow(), value=42.0,
+                              detail={"metric": "http_requests_per_second"})  # fmt: skip
+        predictions.record(session=session, predictions=[forecast], policy=IncidentPolicy())
     AUTH["Authorization"] = f"Bearer {make_key(_FACTORY, 'admin', 'schemathesis')}"
     yield
     _ENGINE.dispose()

@@ -29,8 +29,9 @@ SETTINGS: dict[str, type[CommonSettings]] = {
 
 
 def _interpolate_defaults(value: str) -> str:
-    """Replace ${VAR:-default} by its default, as compose does when VAR is unset."""
-    return re.sub(r"\$\{\w+(?::-([^}]*))?\}", lambda m: m.group(1) or "", value)
+    """Replace ${VAR:-default} by its default, as compose does when VAR is unset (and a
+    required ${VAR:?message} by nothing: compose itself refuses to start without it)."""
+    return re.sub(r"\$\{\w+(?::-([^}]*)|:\?[^}]*)?\}", lambda m: m.group(1) or "", value)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def test_environment_matches_each_services_settings_class(compose: dict[str, Any
         unknown = {key for key in env if key.startswith("VIGIL_")} - fields
         assert not unknown, f"{name}: {unknown} are not settings of {SETTINGS[name].__name__}"
         # And every value validates as that service's settings would read it.
-        values = {
+        values: dict[str, Any] = {
             k.removeprefix("VIGIL_").lower(): _interpolate_defaults(str(v)) for k, v in env.items()
         }
         values["database_url"] = "postgresql://vigil:x@postgres:5432/vigil"
@@ -168,3 +169,33 @@ def test_env_example_defines_what_compose_interpolates(compose: dict[str, Any]) 
     example = (COMPOSE.parent / ".env.example").read_text()
     defined = set(re.findall(r"^(\w+)=", example, re.M))
     assert used <= defined, used - defined
+
+
+def test_api_and_remediate_share_one_required_secret_key(compose: dict[str, Any]) -> None:
+    # The api encrypts channel secrets, remediate decrypts them: in separate containers a
+    # generated key file would differ per container and no delivery could decrypt its channel.
+    api = compose["services"]["api"]["environment"]["VIGIL_SECRET_KEY"]
+    remediate = compose["services"]["remediate"]["environment"]["VIGIL_SECRET_KEY"]
+    assert api == remediate
+    match = re.fullmatch(r"\$\{VIGIL_SECRET_KEY:\?[^}]+\}", api)
+    assert match, f"{api!r}: compose must refuse to start without the key, not default it"
+    for name in ("ingest", "detect", "migrate"):  # they hold no channel secrets
+        assert "VIGIL_SECRET_KEY" not in compose["services"][name].get("environment", {}), name
+
+
+def test_env_example_documents_a_command_generating_a_valid_secret_key() -> None:
+    import subprocess
+    import sys
+
+    from services.remediate.notify.secretbox import SecretBox
+
+    example = (COMPOSE.parent / ".env.example").read_text()
+    assert re.search(r"^VIGIL_SECRET_KEY=$", example, re.M), "no real key in the example"
+    (command,) = re.findall(r"^#\s+(python -c .+)$", example, re.M)
+    code = re.fullmatch(r'python -c "(.+)"', command)
+    assert code, command
+    key = subprocess.run(
+        [sys.executable, "-c", code.group(1)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    box = SecretBox(key)  # the api and remediate read it this way
+    assert box.decrypt(box.encrypt("xoxb-token")) == "xoxb-token"

@@ -188,3 +188,33 @@ def test_severity_grows_with_how_far_the_value_is_off_its_band() -> None:
     order = ["info", "warning", "error", "critical"]
     assert large.severity.value == "critical"
     assert order.index(large.severity.value) >= order.index(small.severity.value)
+
+
+class CountingStore(DictStateStore):
+    """A state store that counts writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def put(self, key: str, value: bytes) -> None:
+        self.writes += 1
+        super().put(key, value)
+
+
+def test_replayed_points_do_not_rewrite_the_checkpoint() -> None:
+    # After a takeover a worker replays points its predecessor had already checkpointed;
+    # the series ignores them, and they must not write the same checkpoint once per point.
+    points = _series(100)
+
+    async def scenario() -> int:
+        store = CountingStore()
+        worker = MetricsWorker(_fresh_monitor(), InMemoryBus(), store, checkpoint_every=50)
+        for p in points:
+            await worker.handle(p)
+        assert store.writes == 2  # at points 50 and 100
+        for p in points[60:]:  # redelivered after a rebalance
+            await worker.handle(p)
+        return store.writes
+
+    assert asyncio.run(scenario()) == 2

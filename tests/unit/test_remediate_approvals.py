@@ -134,6 +134,17 @@ def test_failed_action_can_only_be_rolled_back() -> None:
     assert state_of(approval) == ApprovalState.ROLLED_BACK
 
 
+def test_a_succeeded_action_that_did_not_help_becomes_failed_not_verified() -> None:
+    approval = opened(replace(PROPOSAL, required_approvals=1))
+    approval.approve("bob", T0)
+    approval.start(T0)
+    approval.finish(succeeded=True, at=T0)
+    approval.unverified(T0, "still firing")
+    assert state_of(approval) == ApprovalState.FAILED
+    with pytest.raises(ApprovalError):
+        approval.verified(T0)
+
+
 def test_cannot_execute_before_approval() -> None:
     with pytest.raises(ApprovalError):
         opened().start(T0)

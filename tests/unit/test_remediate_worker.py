@@ -216,3 +216,54 @@ def test_demo_restart_heals_the_simulated_workload() -> None:
     assert result["status"] == "succeeded"
     assert cluster.workloads["checkout"].healthy
     assert cluster.workloads["checkout"].restarts == 1
+
+
+def test_the_api_kill_switch_on_the_control_topic_stops_and_restarts_the_worker() -> None:
+    from datetime import timedelta
+
+    from services.api.remediation.killswitch import control_events
+    from services.api.remediation.models import KillSwitchRow
+    from services.core.topics import REMEDIATION_CONTROL
+    from tests.unit.remediate_fakes import T0
+
+    async def scenario() -> tuple[int, list[dict[str, Any]]]:
+        bus = InMemoryBus()
+        executor = CountingExecutor()
+        build_remediate(settings(), bus, clock=FakeClock(), executors=[executor])
+        await bus.start()
+        engaged = KillSwitchRow(id=1, engaged=True, reason="bad deploy", changed_by="admin",
+                                changed_at=T0)  # fmt: skip
+        await bus.publish(REMEDIATION_CONTROL, control_events(engaged))
+        await bus.drain()
+        await deliver(bus, command("cmd-1"))
+        # A stale "released" (older than the engagement) changes nothing.
+        stale = KillSwitchRow(id=1, engaged=False, reason="", changed_by="x",
+                              changed_at=T0 - timedelta(minutes=1))  # fmt: skip
+        await bus.publish(REMEDIATION_CONTROL, control_events(stale))
+        await bus.drain()
+        await deliver(bus, command("cmd-2"))
+        released = KillSwitchRow(id=1, engaged=False, reason="", changed_by="admin",
+                                 changed_at=T0 + timedelta(minutes=1))  # fmt: skip
+        await bus.publish(REMEDIATION_CONTROL, control_events(released))
+        await bus.drain()
+        await deliver(bus, command("cmd-3"))
+        await bus.stop()
+        return executor.runs, results(bus)
+
+    runs, out = asyncio.run(scenario())
+    assert runs == 1
+    assert [(r["command_id"], r["status"]) for r in out] == [
+        ("cmd-1", "rejected"), ("cmd-2", "rejected"), ("cmd-3", "succeeded"),
+    ]  # fmt: skip
+    assert "kill switch engaged by admin: bad deploy" in out[0]["detail"]
+
+
+def test_control_messages_cover_every_partition_of_the_control_topic() -> None:
+    from services.api.remediation.killswitch import slots
+    from services.core.bus.partitioning import partition_for
+    from services.core.topics import REMEDIATION_COMMANDS, REMEDIATION_CONTROL
+
+    assert REMEDIATION_CONTROL.partitions == REMEDIATION_COMMANDS.partitions
+    keys = slots()
+    n = REMEDIATION_CONTROL.partitions
+    assert [partition_for(k.encode(), n) for k in keys] == list(range(n))

@@ -58,3 +58,20 @@ def parse(token: str) -> tuple[str, str] | None:
 def verify(key_id: str, secret: str, stored_hash: str) -> bool:
     """Whether the secret matches the stored hash (constant-time comparison)."""
     return hmac.compare_digest(hash_secret(key_id, secret), stored_hash)
+
+
+_KEY_ID = re.compile(r"^vgl_([0-9a-f]{12})_")
+
+
+def key_id_of(token: str) -> str | None:
+    """The public id a presented key claims, even if the rest is malformed; None if none.
+
+    Examples
+    --------
+    >>> key_id_of("vgl_0123456789ab_wrong")
+    '0123456789ab'
+    >>> key_id_of("hunter2") is None
+    True
+    """
+    match = _KEY_ID.match(token)
+    return match.group(1) if match else None

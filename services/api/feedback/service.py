@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from services.api.audit import service as audit
 from services.api.auth.principal import Principal
 from services.api.feedback.models import FeedbackEntry
+from services.api.feedback.signals import incident_signals
 from services.api.incidents import lifecycle
 from services.api.incidents.lifecycle import Command
 from services.api.incidents.service import note, require_incident
@@ -62,6 +63,7 @@ def give(
         comment=comment,
         series=list(series),
         at=now,
+        signals=incident_signals(session, incident.id),
     )
     enqueue(session, FEEDBACK, event)
     return entry

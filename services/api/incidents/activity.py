@@ -51,11 +51,16 @@ def entry_for(event: Event, now: datetime) -> dict[str, Any] | None:
     elif isinstance(event, NotificationResult):
         kind = "notification.sent" if event.status == "delivered" else "notification.failed"
         actor, at = event.channel, now
+        # Failed means given up after the retries, and dead-lettered (see notify/pipeline.py).
+        outcome = "delivered" if event.status == "delivered" else "failed, dead-lettered"
         detail = {
             "notification_id": event.notification_id,
             "channel": event.channel,
+            "status": event.status,
             "attempts": event.attempts,
             "detail": event.detail,
+            "summary": f"notification to {event.channel}: {outcome} "
+            f"after {event.attempts} attempt{'s' if event.attempts != 1 else ''}",
         }
     else:
         return None

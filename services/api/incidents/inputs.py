@@ -10,6 +10,8 @@ from typing import Any
 from services.api.incidents import correlation, quiet
 from services.core.events import Anomaly, ExternalAlert, Severity, utcnow
 
+PREDICTED = "predicted"  # the signal kind (and incident kind) of failure predictions
+
 
 @dataclass(frozen=True)
 class IncidentPolicy:
@@ -43,6 +45,8 @@ class SignalIn:
 
     @property
     def source(self) -> str:
+        if self.kind == PREDICTED:
+            return "prediction"
         return "alert" if self.kind == "alert" else "anomaly"
 
 
@@ -77,6 +81,9 @@ def from_anomaly(anomaly: Anomaly) -> SignalIn:
             "score": anomaly.score,
             "detector": anomaly.detector,
             "explanation": explanation,
+            # The series' own time (the entry's `at` is when it was recorded): the console
+            # charts the observed value and band at this moment.
+            "observed_at": anomaly.timestamp.isoformat(),
         },
         payload=anomaly.model_dump(mode="json"),
     )

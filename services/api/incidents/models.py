@@ -41,6 +41,9 @@ class Incident(Base):
     # Root-cause candidates, most likely first ([{service, score, reason, anomalous}]), ranked
     # once signals of several services joined; null before that.
     root_causes: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    # "predicted": opened by a failure prediction, nothing real has joined it yet;
+    # "detected": everything else (a real signal joining a predicted incident makes it so).
+    kind: Mapped[str] = mapped_column(String(16), default="detected", server_default="detected")
 
     __table_args__ = (
         Index(

@@ -33,6 +33,7 @@ _INCIDENT_EXAMPLE: dict[str, Any] = {
     "firing": ['http_request_duration_ms{service="checkout"}'],
     "flapping": False,
     "silenced": False,
+    "kind": "detected",
     "root_causes": [
         {
             "service": "payments",
@@ -92,6 +93,11 @@ class IncidentRead(IncidentBase):
     flapping: bool = Field(default=False, description="Its signals keep firing and recovering.")
     silenced: bool = Field(
         default=False, description="Every signal so far was silenced: not notified."
+    )
+    kind: Literal["detected", "predicted"] = Field(
+        default="detected",
+        description="predicted: opened by a failure prediction, nothing observed has joined it "
+        "yet (docs/learning.md).",
     )
     root_causes: list[RootCauseRead] = Field(
         default_factory=list,

@@ -7,7 +7,7 @@ transaction, the incident change, its timeline entry, an audit record and the ou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from services.api.audit import service as audit
 from services.api.auth.principal import SWEEPER, Principal
 from services.api.incidents import lifecycle, quiet
 from services.api.incidents.lifecycle import Command
-from services.api.incidents.models import Incident, TimelineEntry
+from services.api.incidents.models import Incident, Signal, TimelineEntry
 from services.api.outbox import enqueue
 from services.core.errors import NotFound
 from services.core.events import (
@@ -49,8 +49,52 @@ _EVENT_FOR = {
 # -- events, timeline ------------------------------------------------------------------------
 
 
+MAX_LABELS = 64  # labels an incident event carries at most (routing needs a handful)
+LABEL_SIGNALS = 50  # the incident's first signals its labels are read from
+
+
+def merge_labels(label_maps: Iterable[object]) -> dict[str, str]:
+    """Union of signals' label maps in order, the first value of each name winning.
+
+    Examples
+    --------
+    >>> merge_labels([{"env": "prod", "team": "shop"}, {"env": "dev", "region": "eu"}, None])
+    {'env': 'prod', 'team': 'shop', 'region': 'eu'}
+    """
+    merged: dict[str, str] = {}
+    for labels in label_maps:
+        if not isinstance(labels, Mapping):
+            continue
+        for key, value in labels.items():
+            if len(merged) >= MAX_LABELS:
+                return merged
+            merged.setdefault(str(key), str(value))
+    return merged
+
+
+def labels_of(
+    session: Session, incident_id: str, *, pending: Iterable[Mapping[str, Any]] = ()
+) -> dict[str, str]:
+    """An incident's labels: those of its first stored signals, then of `pending` signal
+    payloads (signals of the current batch, inserted at its end)."""
+    with session.no_autoflush:  # reading must not flush the caller's half-done changes
+        stored = session.scalars(
+            select(Signal.payload)
+            .where(Signal.incident_id == incident_id)
+            .order_by(Signal.received_at, Signal.id)
+            .limit(LABEL_SIGNALS)
+        ).all()
+    payloads = [*stored, *pending]
+    return merge_labels((p or {}).get("labels") for p in payloads if isinstance(p, Mapping))
+
+
 def incident_event(
-    incident: Incident, event_type: IncidentEventType, *, cause: str, actor: str = ""
+    incident: Incident,
+    event_type: IncidentEventType,
+    *,
+    cause: str,
+    actor: str = "",
+    labels: Mapping[str, str] | None = None,
 ) -> IncidentEvent:
     """The bus event describing an incident change; its id is derived from the cause."""
     return IncidentEvent(
@@ -68,6 +112,8 @@ def incident_event(
         assignee=incident.assignee,
         silenced=bool(incident.silenced),
         actor=actor,
+        kind=incident.kind or "detected",
+        labels=dict(labels or {}),
     )
 
 
@@ -78,9 +124,13 @@ def emit(
     *,
     cause: str,
     actor: str,
+    labels: Mapping[str, str] | None = None,
 ) -> IncidentEvent:
-    """Put the incident change on the outbox (published to `incidents` after commit)."""
-    event = incident_event(incident, event_type, cause=cause, actor=actor)
+    """Put the incident change on the outbox (published to `incidents` after commit), with
+    the incident's labels (read from its signals unless given)."""
+    if labels is None:
+        labels = labels_of(session, incident.id)
+    event = incident_event(incident, event_type, cause=cause, actor=actor, labels=labels)
     enqueue(session, INCIDENTS, event)
     return event
 

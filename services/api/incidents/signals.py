@@ -21,9 +21,15 @@ from services.api.auth.principal import CORRELATOR
 from services.api.bulk import insert_rows
 from services.api.incidents import correlation, quiet, rootcause, topology
 from services.api.incidents.correlation import Action, Decision
-from services.api.incidents.inputs import IncidentPolicy, SignalIn, from_alert, from_anomaly
+from services.api.incidents.inputs import (
+    PREDICTED,
+    IncidentPolicy,
+    SignalIn,
+    from_alert,
+    from_anomaly,
+)
 from services.api.incidents.models import Incident, Signal, TimelineEntry
-from services.api.incidents.service import emit
+from services.api.incidents.service import emit, labels_of, merge_labels
 from services.api.silences import matching
 from services.api.silences.service import rules_between
 from services.core.events import (
@@ -264,13 +270,24 @@ class _Recorder:
         if action is not Action.DEDUP:
             detail = {**signal.detail, **({"silenced_by": silence} if silence else {})}
             self._note(incident.id, f"{signal.source}.{signal.status}",
-                 "detect" if signal.source == "anomaly" else signal.labels["source"],
+                 "detect" if signal.source != "alert" else signal.labels["source"],
                  detail, self.now)  # fmt: skip
         if event_type is None:
             return []
         if event_type in _LIFECYCLE:
             self._lifecycle_note(incident, event_type, signal)
-        return [emit(self.session, incident, event_type, cause=signal.id, actor=CORRELATOR.label)]
+        labels = self._labels(incident, opened=action is Action.OPEN)
+        actor = CORRELATOR.label
+        return [
+            emit(self.session, incident, event_type, cause=signal.id, actor=actor, labels=labels)
+        ]
+
+    def _labels(self, incident: Incident, *, opened: bool) -> dict[str, str]:
+        """The incident's labels, with those of this batch's signals (not inserted yet)."""
+        pending = [r["payload"] for r in self.signal_rows if r["incident_id"] == incident.id]
+        if opened:  # nothing of it is stored yet
+            return merge_labels(p.get("labels") for p in pending)
+        return labels_of(self.session, incident.id, pending=pending)
 
     def _attach(
         self, signal: SignalIn, incident: Incident, silence: str | None
@@ -402,6 +419,7 @@ def _new_incident(signal: SignalIn, now: datetime) -> Incident:
         flapping=False,
         flips=[],
         silenced=False,
+        kind=PREDICTED if signal.kind == PREDICTED else "detected",
     )
 
 
@@ -412,6 +430,8 @@ def _apply_signal(incident: Incident, signal: SignalIn, now: datetime) -> None:
     else:
         firing.discard(signal.fingerprint)
     incident.firing = sorted(firing)  # a new list, so SQLAlchemy sees the JSON change
+    if signal.kind != PREDICTED and signal.status == "firing":
+        incident.kind = "detected"  # the predicted failure is now observed
     if signal.service not in (incident.services or []):
         incident.services = [*(incident.services or []), signal.service]
     incident.signal_count = (incident.signal_count or 0) + 1

@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from services.core.bus.base import (
@@ -35,11 +39,16 @@ from services.core.bus.base import (
     encode_batch,
 )
 from services.core.bus.partitioning import KeyPartitioner
+from services.core.bus.stall import StallWatch
 from services.core.errors import ConfigurationError, RetryableError
 from services.core.events import Event
 from services.core.topics import ALL_TOPICS, Topic
 
 log = logging.getLogger(__name__)
+
+_MAX_KNOWN_KEYS = 200_000  # partitions of keys remembered per batched topic
+# A handler call running this long is waiting on purpose (retrying a dependency that is down).
+BLOCKED_CALL_S = 5.0
 
 # (topic, key, value, partition or None for the default partitioner)
 _Record = tuple[str, bytes | None, bytes, int | None]
@@ -107,12 +116,14 @@ class KafkaBus(Bus):
         topic_prefix: str = "",
         batch_max_events: int = 1,
         batch_max_bytes: int = 512 * 1024,
+        stall_after_s: float = 30.0,
     ) -> None:
         self._servers = servers
         self._batch_max_events = max(1, batch_max_events)
         self._batch_max_bytes = batch_max_bytes
         self._partitioner = KeyPartitioner()
         self._partition_counts: dict[str, int] = {}
+        self._partitions_of: dict[str, dict[str, int]] = {}
         self._client_id = client_id
         self._group = group
         self._compression = compression
@@ -129,6 +140,11 @@ class KafkaBus(Bus):
         self._probe: asyncio.Task[None] | None = None
         self._revoked_callbacks: list[Callable[[], None]] = []
         self.assigned: set[Any] = set()
+        # When each agent's current handler call began (None while it waits for messages).
+        self._calls: dict[str, float | None] = {}
+        self._stall_watch: StallWatch[Any] = StallWatch(stall_after_s)
+        self._stall_task: asyncio.Task[None] | None = None
+        self.stalls_recovered = 0
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -179,18 +195,25 @@ class KafkaBus(Bus):
         partitions = self._partition_counts.get(name)
         if partitions is None:
             partitions = await self._count_partitions(name)
-        groups: dict[int, tuple[bytes, list[Event]]] = {}
+        # key -> partition, per topic: series keys repeat at every scrape (bounded)
+        known = self._partitions_of.setdefault(name, {})
+        groups: dict[int, tuple[str, list[Event]]] = {}
         for event, text in zip(events, keys, strict=True):
-            key = text.encode()
-            partition = self._partitioner.partition(key, partitions)
+            partition = known.get(text)
+            if partition is None:
+                partition = self._partitioner.partition(text.encode(), partitions)
+                if len(known) >= _MAX_KNOWN_KEYS:
+                    known.clear()
+                known[text] = partition
             group = groups.get(partition)
             if group is None:
-                groups[partition] = (key, [event])
+                groups[partition] = (text, [event])
             else:
                 group[1].append(event)
         records: list[_Record] = []
         step = self._batch_max_events
-        for partition, (key, members) in groups.items():
+        for partition, (text, members) in groups.items():
+            key = text.encode()
             for i in range(0, len(members), step):
                 for value in self._encode_chunks(topic, members[i : i + step]):
                     records.append((name, key, value, partition))
@@ -221,21 +244,51 @@ class KafkaBus(Bus):
         self._partition_counts[name] = len(found)
         return len(found)
 
+    def _metadata_known(self, records: Sequence[_Record]) -> bool:
+        """Whether `producer.send` will not block for any of `records`.
+
+        kafka-python's send blocks (up to max_block_ms) only to fetch metadata of a topic it
+        does not know yet; otherwise it appends to its accumulator (which has no memory pool
+        to wait for: the ingest budget bounds what is in flight) and returns. Sending on the
+        event loop then saves a thread-pool hop per publish. The metadata lookup is
+        kafka-python's own, not public API: without it, every send takes the thread pool.
+        """
+        metadata = getattr(self._producer, "_metadata", None)
+        lookup = getattr(metadata, "partitions_for_topic", None)
+        if lookup is None:
+            return False
+        seen: set[str] = set()
+        for topic, _, _, _ in records:
+            if topic not in seen:
+                if not lookup(topic):
+                    return False
+                seen.add(topic)
+        return True
+
     async def _send(self, records: Sequence[_Record]) -> None:
         if self._producer is None:
             raise RuntimeError("KafkaBus.start() must be called before publishing")
         loop = asyncio.get_running_loop()
         producer = self._producer
 
-        def send_all() -> list[asyncio.Future[Any]]:
-            return [
-                _as_asyncio(producer.send(topic, key=key, value=value, partition=partition), loop)
-                for topic, key, value, partition in records
-            ]
+        acks = _Acks(loop, len(records))
+
+        def send_all() -> None:
+            try:
+                for topic, key, value, partition in records:
+                    sent = producer.send(topic, key=key, value=value, partition=partition)
+                    sent.add_callback(acks.ok)
+                    sent.add_errback(acks.failed)
+            except BaseException:
+                acks.abandon()
+                raise
 
         try:
-            futures = await loop.run_in_executor(None, send_all)
-            await asyncio.gather(*futures)
+            if self._metadata_known(records):
+                send_all()  # appends to the accumulator: no I/O, nothing to wait for
+            else:
+                await loop.run_in_executor(None, send_all)
+            await acks.future
         except RetryableError:
             raise
         except Exception as exc:
@@ -286,6 +339,10 @@ class KafkaBus(Bus):
 
         if self._group is None:
             raise ConfigurationError("a consuming KafkaBus needs a consumer group")
+        # Faust creates a data directory even for in-memory tables; keep it out of the working
+        # directory (one per group and topic prefix). Faust makes only the last level.
+        datadir = Path(tempfile.gettempdir()) / "vigil-faust" / (self._prefix + self._group)
+        datadir.parent.mkdir(parents=True, exist_ok=True)
         app: Any = faust.App(
             self._prefix + self._group,
             broker=[f"kafka://{s}" for s in self._servers],
@@ -293,6 +350,7 @@ class KafkaBus(Bus):
             value_serializer="raw",
             web_enabled=False,
             store="memory://",
+            datadir=str(datadir),
             autodiscover=False,
             topic_disable_leader=True,
             consumer_auto_offset_reset="earliest",
@@ -308,6 +366,7 @@ class KafkaBus(Bus):
         )
         for store in self._stores:
             store.bind(app)
+        _drain_fully_on_flush(app.producer.buffer)
 
         async def revoked(_sender: Any, revoked: Any, **_: Any) -> None:
             if revoked:
@@ -325,10 +384,10 @@ class KafkaBus(Bus):
             channel = app.topic(self._prefix + sub.topic.name, key_type=bytes, value_type=bytes)
             if isinstance(sub.dispatcher, BatchDispatcher):
                 agent = _batch_agent_for(
-                    sub.dispatcher, sub.topic.name, sub.max_batch, sub.max_wait_s
+                    sub.dispatcher, sub.topic.name, sub.max_batch, sub.max_wait_s, self._calls
                 )
             else:
-                agent = _agent_for(sub.dispatcher, sub.topic.name)
+                agent = _agent_for(sub.dispatcher, sub.topic.name, self._calls)
             app.agent(channel, name=f"{self._prefix}{self._group}.{sub.topic.name}")(agent)
         return app
 
@@ -349,8 +408,46 @@ class KafkaBus(Bus):
         if self._subs:
             self._app = self._make_app()
             await self._app.start()
+            self._stall_task = asyncio.create_task(self._watch_stalls(), name="kafka-stalls")
         self._reachable = True
         self._probe = asyncio.create_task(self._probe_broker(), name="kafka-probe")
+
+    async def _watch_stalls(self) -> None:
+        """Read a partition again from its committed offset when its commit is stuck.
+
+        See services/core/bus/stall.py for why and when.
+        """
+        interval = max(0.5, min(5.0, self._stall_watch.stall_after_s / 3))
+        topics = {self._prefix + sub.topic.name for sub in self._subs}
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                consumer = self._app.consumer
+                offsets = {
+                    tp: (consumer._committed_offset.get(tp), consumer.highwater(tp))  # noqa: SLF001
+                    for tp in consumer.assignment()
+                    if tp.topic in topics
+                }
+                now = time.monotonic()
+                blocked = any(
+                    started is not None and now - started >= BLOCKED_CALL_S
+                    for started in self._calls.values()
+                )
+                for tp, offset in self._stall_watch.observe(now, offsets, handler_blocked=blocked):
+                    log.warning(
+                        "%s[%d]: committed offset stuck at %d with messages waiting for %.0fs;"
+                        " reading the partition again from there",
+                        tp.topic,
+                        tp.partition,
+                        offset,
+                        self._stall_watch.stall_after_s,
+                    )
+                    await consumer.seek(tp, offset)
+                    self.stalls_recovered += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a watchdog must never take the worker down
+                log.debug("stall watch failed", exc_info=True)
 
     async def _probe_broker(self, interval_s: float = 5.0) -> None:
         """Keep `ready()` current by asking the cluster for its metadata now and then."""
@@ -420,6 +517,9 @@ class KafkaBus(Bus):
                 await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
+        if self._stall_task is not None:
+            self._stall_task.cancel()
+            self._stall_task = None
         if self._probe is not None:
             self._probe.cancel()
             self._probe = None
@@ -455,9 +555,28 @@ class _FaustTableStore:
         self._table[key.encode()] = value
 
     async def flush(self) -> None:
-        # Faust commits offsets without waiting for changelog writes; callers that need a
-        # value durable before their input is committed wait here.
+        """Return once every table write so far is acknowledged by the broker."""
         await self._app.producer.flush()
+
+
+def _drain_fully_on_flush(buffer: Any) -> None:
+    """Make the Faust producer buffer's `flush()` return only once the buffer is empty.
+
+    Faust flushes its producer before it commits offsets, so that table (changelog) writes
+    are durable before the input that caused them is marked done. But the buffer's own
+    `flush()` gives up after 0.1 s without a completed send and returns with writes still
+    queued; on a busy machine the commit then overtakes them, and a worker killed right
+    after loses state whose input it already committed: the next owner of the partition
+    starts those series cold (seen in the takeover test on a loaded CI machine). Draining
+    until empty keeps the order Faust intends; if the broker is down, the commit waits.
+    """
+    flush_atmost = buffer.flush_atmost
+
+    async def flush() -> None:
+        while buffer.size:
+            await flush_atmost(None)
+
+    buffer.flush = flush
 
 
 def _describe(partitions: Any) -> str:
@@ -473,19 +592,40 @@ def _close_producer(producer: Any) -> None:
     producer.close(timeout=30)
 
 
-def _as_asyncio(kafka_future: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
-    """Bridge a kafka-python future (resolved on its I/O thread) into the event loop."""
-    fut: asyncio.Future[Any] = loop.create_future()
+class _Acks:
+    """One asyncio future for the kafka-python futures of one publish.
 
-    def ok(value: Any) -> None:
-        loop.call_soon_threadsafe(_settle, fut, value, None)
+    Settled once, when the last record is acknowledged or the first one fails: one wake-up of
+    the event loop per publish instead of one per record. Callbacks run on kafka-python's I/O
+    thread (or on the sending thread for a record already done), hence the lock.
+    """
 
-    def failed(exc: BaseException) -> None:
-        loop.call_soon_threadsafe(_settle, fut, None, exc)
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.remaining = count
+        self._lock = threading.Lock()
+        if count == 0:
+            self.future.set_result(None)
 
-    kafka_future.add_callback(ok)
-    kafka_future.add_errback(failed)
-    return fut
+    def ok(self, _metadata: Any) -> None:
+        with self._lock:
+            self.remaining -= 1
+            last = self.remaining == 0
+        if last:
+            self.loop.call_soon_threadsafe(_settle, self.future, None, None)
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.remaining <= 0:
+                return  # already settled (or abandoned)
+            self.remaining = 0
+        self.loop.call_soon_threadsafe(_settle, self.future, None, exc)
+
+    def abandon(self) -> None:
+        """Sending failed part-way: nobody awaits the future, so never settle it."""
+        with self._lock:
+            self.remaining = 0
 
 
 def _settle(fut: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
@@ -497,10 +637,16 @@ def _settle(fut: asyncio.Future[Any], value: Any, exc: BaseException | None) -> 
         fut.set_result(value)
 
 
-def _agent_for(dispatcher: Dispatcher, logical_topic: str) -> Callable[[Any], Any]:
-    """A Faust agent body that hands each message to the dispatcher, in order."""
+def _agent_for(
+    dispatcher: Dispatcher, logical_topic: str, calls: dict[str, float | None]
+) -> Callable[[Any], Any]:
+    """A Faust agent body that hands each message to the dispatcher, in order.
+
+    `calls[logical_topic]` says since when the current handler call runs (for the stall watch).
+    """
 
     async def agent(stream: Any) -> None:
+        calls[logical_topic] = None
         async for event in stream.events():
             message = event.message
             raw = RawMessage(
@@ -510,13 +656,21 @@ def _agent_for(dispatcher: Dispatcher, logical_topic: str) -> Callable[[Any], An
                 partition=message.partition,
                 offset=message.offset,
             )
-            await dispatcher.dispatch(raw)
+            calls[logical_topic] = time.monotonic()
+            try:
+                await dispatcher.dispatch(raw)
+            finally:
+                calls[logical_topic] = None
 
     return agent
 
 
 def _batch_agent_for(
-    dispatcher: BatchDispatcher, logical_topic: str, max_batch: int, max_wait_s: float
+    dispatcher: BatchDispatcher,
+    logical_topic: str,
+    max_batch: int,
+    max_wait_s: float,
+    calls: dict[str, float | None],
 ) -> Callable[[Any], Any]:
     """A Faust agent body handing batches to the dispatcher.
 
@@ -525,6 +679,7 @@ def _batch_agent_for(
     """
 
     async def agent(stream: Any) -> None:
+        calls[logical_topic] = None
         async for events in stream.take_events(max_batch, within=max_wait_s):
             raws = [
                 RawMessage(
@@ -536,6 +691,10 @@ def _batch_agent_for(
                 )
                 for e in events
             ]
-            await dispatcher.dispatch(raws)
+            calls[logical_topic] = time.monotonic()
+            try:
+                await dispatcher.dispatch(raws)
+            finally:
+                calls[logical_topic] = None
 
     return agent

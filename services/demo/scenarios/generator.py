@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.core.events import LogRecord, MetricPoint, Severity, Span
-from services.demo.scenarios import model
+from services.demo.scenarios import benign, model
 from services.demo.scenarios.faults import Fault, FaultKind, Scenario
 
 METRIC_STEP_S = 10
@@ -110,6 +110,10 @@ class ScenarioRun:
                 self._log(
                     fault.service, second + 0.5, Severity.INFO, model.DEPLOY_LINE, version="2.4.0"
                 )
+        for event in benign.deploy_starts(self.scenario.benign, second):
+            self._log(
+                event.service, second + 0.5, Severity.INFO, model.DEPLOY_LINE, version="2.3.9"
+            )
         if (second + 1) % METRIC_STEP_S == 0:
             self._metrics(second + 1)
         tick.spans.sort(key=lambda s: s.start.timestamp() + s.duration_ms / 1000)
@@ -393,6 +397,7 @@ class ScenarioRun:
                 "cpu_utilization": 0.12 + 0.02 * requests / seconds + gc + self.rng.gauss(0, 0.008),
                 "memory_bytes": self._memory(service) * (1 + self.rng.gauss(0, 0.004)),
             }
+            benign.adjust(self.scenario.benign, service, second, values)
             for name, value in values.items():
                 if name == "http_request_duration_p95_ms" and not (
                     requests and self.scenario.latency_metrics

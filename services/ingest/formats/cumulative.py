@@ -43,8 +43,13 @@ class CounterState:
         A reset (the value went down, or the start time changed) yields the rate since the new
         start when the start time is known, else None.
         """
-        previous = self.swap(key, (t, value, start))
+        last = self._last  # `swap`, inlined: this runs for every counter point
+        previous = last.pop(key, None)
+        last[key] = (t, value, start)
         if previous is None:
+            if len(last) > self.max_series:
+                last.popitem(last=False)
+                self.evicted += 1
             return None
         last_t: float
         last_value: float

@@ -89,16 +89,17 @@ class LabelSets:
 
     def __init__(self, base: dict[str, str]) -> None:
         self.base = base
-        self._sets: dict[tuple[bytes, ...], tuple[dict[str, str], str]] = {}
+        # raw attributes -> (labels, block); hot loops look here first, then call `of`
+        self.known: dict[tuple[bytes, ...], tuple[dict[str, str], str]] = {}
 
     def of(self, attributes: Any) -> tuple[dict[str, str], str]:
         """(labels, label block) for a point's raw attributes; the dict must not be mutated."""
         raw = tuple(attributes)
-        found = self._sets.get(raw)
+        found = self.known.get(raw)
         if found is None:
             labels = self.base.copy()
             for item in raw:
                 key, value = _pair(item)
                 labels[key] = value
-            found = self._sets[raw] = (labels, label_block(labels))
+            found = self.known[raw] = (labels, label_block(labels))
         return found

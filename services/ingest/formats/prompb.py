@@ -4,7 +4,7 @@ The subset of prometheus/prompb `remote.proto` and `types.proto` that a receiver
 the same field numbers and types: WriteRequest{timeseries=1, metadata=3}, TimeSeries{labels=1,
 samples=2, exemplars=3, histograms=4}, Label, Sample, Exemplar, MetricMetadata. Native
 histograms are declared without fields: they are counted and refused, not decoded. The classes
-live in a private descriptor pool, so they never clash with another copy of prompb.
+live in private descriptor pools, so they never clash with another copy of prompb.
 """
 
 from __future__ import annotations
@@ -52,13 +52,15 @@ _MESSAGES: dict[str, list[tuple[str, int, int, bool, str]]] = {
 COUNTER, GAUGE, HISTOGRAM, GAUGEHISTOGRAM, SUMMARY = 1, 2, 3, 4, 5
 
 
-def _build() -> dict[str, Any]:
+def _build(raw_series_labels: bool = False) -> dict[str, Any]:
     file = descriptor_pb2.FileDescriptorProto(
         name="vigil/prompb/remote.proto", package=PACKAGE, syntax="proto3"
     )
     for message, fields in _MESSAGES.items():
         declared = file.message_type.add(name=message)
         for name, number, kind, repeated, type_name in fields:
+            if raw_series_labels and (message, name) == ("TimeSeries", "labels"):
+                kind, type_name = _F.TYPE_BYTES, ""  # same wire format: length-delimited
             field = declared.field.add(name=name, number=number, type=kind)
             field.label = _F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL
             if type_name:
@@ -76,3 +78,8 @@ TimeSeries: Any = _CLASSES["TimeSeries"]
 Label: Any = _CLASSES["Label"]
 Sample: Any = _CLASSES["Sample"]
 MetricMetadata: Any = _CLASSES["MetricMetadata"]
+
+# The receiver's reading of a WriteRequest: each series' labels kept as their wire bytes, so
+# the label sets of series seen before (every scrape repeats them) are looked up, not decoded
+# (see remote_write.py). Any valid WriteRequest parses the same with either class.
+ShadowWriteRequest: Any = _build(raw_series_labels=True)["WriteRequest"]

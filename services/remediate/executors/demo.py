@@ -25,6 +25,14 @@ class DemoCluster:
 
     workloads: dict[str, DemoWorkload] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, names: list[str]) -> DemoCluster:
+        """A cluster with these (healthy, opted-in) workloads."""
+        cluster = cls()
+        for name in names:
+            cluster.add(name)
+        return cluster
+
     def add(self, name: str, *, opted_in: bool = True) -> DemoWorkload:
         """Add a workload (healthy)."""
         workload = self.workloads[name] = DemoWorkload(name, opted_in=opted_in)

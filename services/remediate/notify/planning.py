@@ -25,7 +25,8 @@ def payload_for(
     labels: dict[str, str] | None = None,
     remediation: RemediationAsk | None = None,
 ) -> dict[str, Any]:
-    """`Notification.payload` for an incident change (the contract in docs/notifications.md)."""
+    """`Notification.payload` for an incident change (the contract in docs/notifications.md);
+    `labels` default to the event's."""
     payload: dict[str, Any] = {
         "title": event.title,
         "service": event.service,
@@ -35,7 +36,7 @@ def payload_for(
         "resolved_at": event.resolved_at.isoformat() if event.resolved_at else None,
         "link": link,
         "explanation": explanation,
-        "labels": dict(labels or {}),
+        "labels": dict(event.labels if labels is None else labels),
         "actor": event.actor,
         "tenant": event.tenant,
     }
@@ -55,14 +56,18 @@ def notifications_for(
     labels: dict[str, str] | None = None,
     remediation: RemediationAsk | None = None,
 ) -> list[Notification]:
-    """One Notification per routed channel; none for silenced changes or held openings."""
+    """One Notification per routed channel; none for silenced changes or held openings.
+
+    Label rules match `labels` when given, else the labels the event carries.
+    """
     if event.silenced:
         return []
+    labels = dict(event.labels) if labels is None else labels
     channels = route(
         rules,
         severity=event.severity,
         service=event.service,
-        labels=labels or {},
+        labels=labels,
         event_type=event.type.value,
     )
     payload = payload_for(

@@ -1,8 +1,8 @@
 """Which Notifier serves which channel kind, and where channel configurations come from.
 
 Channels are configured through the api (stored with their secret encrypted); the worker sees
-them through a `ChannelDirectory`. `StaticChannels` serves a fixed set (tests, the demo, a
-configuration file); the api-backed directory arrives with channel CRUD.
+them through a `ChannelDirectory`. `StaticChannels` serves a fixed set (tests, a configuration
+file); `directory.DatabaseChannels` reads the api's channel table.
 """
 
 from __future__ import annotations

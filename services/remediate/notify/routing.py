@@ -64,3 +64,35 @@ def route(
         if rule.stop:
             break
     return chosen
+
+
+def rules_from_stored(channel: str, specs: Sequence[Mapping[str, object]]) -> list[RouteRule]:
+    """A channel's stored routing rules (see the api's RuleSpec) as RouteRules to it.
+
+    No rules means the channel hears about nothing by routing (it still receives test messages
+    and pages addressed to it by name). Invalid entries are skipped: the api validated them.
+    """
+    rules: list[RouteRule] = []
+    for spec in specs:
+        severity = spec.get("min_severity")
+        labels = spec.get("labels")
+        label_map = (
+            {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+        )
+        try:
+            rules.append(
+                RouteRule(
+                    channels=(channel,),
+                    min_severity=Severity(str(severity)) if severity else None,
+                    services=tuple(str(s) for s in _strings(spec.get("services"))),
+                    labels=label_map,
+                    event_types=tuple(str(e) for e in _strings(spec.get("event_types"))),
+                )
+            )
+        except (ValueError, TypeError):
+            continue
+    return rules
+
+
+def _strings(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []

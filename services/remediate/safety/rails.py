@@ -29,8 +29,11 @@ class SafetyRails:
         blast: BlastRadius,
         limits: RateLimits,
         breaker: CircuitBreaker,
+        api_switch: KillSwitch | None = None,
     ) -> None:
         self.kill_switch = kill_switch
+        # The api's switch, heard on remediation.control; either switch stops everything.
+        self.api_switch = api_switch or KillSwitch()
         self.blast = blast
         self.limits = limits
         self.breaker = breaker
@@ -39,6 +42,7 @@ class SafetyRails:
         """Decide whether the action may run now; if so, its tokens are spent."""
         reason = (
             self.kill_switch.refusal()
+            or self.api_switch.refusal()
             or self.blast.refusal(action, target, params)
             or self.limits.refusal(target)
         )

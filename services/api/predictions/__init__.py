@@ -1,0 +1,1 @@
+"""Predictions from the learning loop: stored, listed, and turned into scaling advice."""

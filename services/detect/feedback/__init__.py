@@ -1,0 +1,1 @@
+"""Operator feedback for the metrics detectors: per-series sensitivity and benign patterns."""

@@ -1,0 +1,1 @@
+"""Load forecasting (predictive scaling): pure, online, seasonal."""

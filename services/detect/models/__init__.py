@@ -1,0 +1,1 @@
+"""Model management for the metrics detectors: versions, the live/shadow config, comparison."""

@@ -1,0 +1,1 @@
+"""Failure prediction and resource-exhaustion forecasts: pure, online."""

@@ -16,7 +16,7 @@ import migrations
 from benchmarks.scenarios.slowburn import SlowBurn, slowburn_run, telemetry
 from services.api.service import build_api
 from services.api.settings import ApiSettings
-from services.core.bus.kafka import KafkaBus
+from services.core.bus.kafka import KafkaBus, ensure_topics
 from services.core.events import Event, utcnow
 from services.core.topics import TELEMETRY_METRICS
 from services.detect.service import build_detect
@@ -35,6 +35,9 @@ def test_leak_is_predicted_and_load_is_served_as_replicas(
     kafka_bootstrap: str, pg_url: str, topic_prefix: str
 ) -> None:
     migrations.upgrade(pg_url)
+    # The topics exist before detect is built, as in a running installation: detect's
+    # broadcast readers start when it is built, and on a missing topic they wait and retry.
+    ensure_topics([kafka_bootstrap], prefix=topic_prefix)
     # A memory leak whose failure would come two minutes from now, with its history behind.
     run = slowburn_run(SlowBurn.MEMORY_LEAK, 1)
     assert run.failure_s is not None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from services.core.bus import Bus
@@ -78,8 +78,12 @@ class KafkaTail(Broadcast):
         prefix: str = "",
         client_id: str = "vigil-detect-tail",
         retry_s: float = 5.0,
+        bus_ready: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__(subscriptions)
+        # Handlers publish on the worker's bus: reading starts once that bus has started (a
+        # control message handled before would fail to publish, and be skipped).
+        self.bus_ready = bus_ready
         self.servers = servers
         self.prefix = prefix
         self.client_id = client_id
@@ -114,6 +118,8 @@ class KafkaTail(Broadcast):
             self._task.cancel()
 
     async def _run(self) -> None:
+        while not self.bus_ready():
+            await asyncio.sleep(0.1)
         while True:
             try:
                 await self._consume()

@@ -62,7 +62,9 @@ class LearningLoop:
         loop = cls(monitor, bus)
         topics = [(FEEDBACK, loop.on_feedback), (MODELS_CONTROL, loop.on_control)]
         if isinstance(bus, KafkaBus):
-            loop.broadcast = KafkaTail(settings.kafka_servers, topics, prefix=settings.topic_prefix)
+            loop.broadcast = KafkaTail(
+                settings.kafka_servers, topics, prefix=settings.topic_prefix, bus_ready=bus.ready
+            )
         else:
             loop.broadcast = BusBroadcast(bus, topics, group=f"{settings.detect_group}.learning")
         return loop

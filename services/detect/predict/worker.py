@@ -56,7 +56,11 @@ class PredictionWorker:
         topics = [(ANOMALIES, worker.handle_anomaly), (INCIDENTS, worker.handle_incident)]
         if isinstance(bus, KafkaBus):
             worker.broadcast = KafkaTail(
-                servers or [], topics, prefix=prefix, client_id="vigil-detect-predict"
+                servers or [],
+                topics,
+                prefix=prefix,
+                client_id="vigil-detect-predict",
+                bus_ready=bus.ready,
             )
         else:
             worker.broadcast = BusBroadcast(bus, topics, group=group)

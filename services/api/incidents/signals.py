@@ -116,6 +116,8 @@ class _Recorder:
         # Signals and timeline entries are inserted in bulk at the end (the batch's bulk of
         # rows; going through the unit of work one object at a time costs more than the SQL).
         self.signal_rows: list[dict[str, Any]] = []
+        # This batch's signal payloads per incident (not inserted yet), for incident labels.
+        self.pending_payloads: dict[str, list[dict[str, Any]]] = {}
         self.timeline_rows: list[dict[str, Any]] = []
         self.joined: dict[str, Incident] = {}  # incidents a new service joined: rank again
 
@@ -160,9 +162,11 @@ class _Recorder:
             policy,
         )
         incident = self._target(decision, candidates, last, signal)
-        self.signal_rows.append(_signal_row(signal, incident, silence, self.now))
+        row = _signal_row(signal, incident, silence, self.now)
+        self.signal_rows.append(row)
         if incident is None:
             return []
+        self.pending_payloads.setdefault(incident.id, []).append(row["payload"])
         return self._apply(signal, decision, incident, silence)
 
     def prefetch(self, signals: Sequence[SignalIn]) -> None:
@@ -284,7 +288,7 @@ class _Recorder:
 
     def _labels(self, incident: Incident, *, opened: bool) -> dict[str, str]:
         """The incident's labels, with those of this batch's signals (not inserted yet)."""
-        pending = [r["payload"] for r in self.signal_rows if r["incident_id"] == incident.id]
+        pending = self.pending_payloads.get(incident.id, [])
         if opened:  # nothing of it is stored yet
             return merge_labels(p.get("labels") for p in pending)
         return labels_of(self.session, incident.id, pending=pending)

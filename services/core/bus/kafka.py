@@ -144,7 +144,6 @@ class KafkaBus(Bus):
         self._calls: dict[str, float | None] = {}
         self._stall_watch: StallWatch[Any] = StallWatch(stall_after_s)
         self._stall_task: asyncio.Task[None] | None = None
-        self.stalls_recovered = 0
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -443,7 +442,6 @@ class KafkaBus(Bus):
                         self._stall_watch.stall_after_s,
                     )
                     await consumer.seek(tp, offset)
-                    self.stalls_recovered += 1
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a watchdog must never take the worker down

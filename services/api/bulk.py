@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
@@ -38,7 +39,12 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, An
 
 def _adapt(value: Any, json: Any) -> Any:
     if isinstance(value, dict | list):
-        return json(value)
+        return json(value, dumps=_dumps)
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def _dumps(value: Any) -> str:
+    # orjson: several times faster than the standard library for the payloads COPY writes.
+    return orjson.dumps(value).decode()

@@ -50,11 +50,11 @@ class SignalConsumer:
 
     async def handle_anomalies(self, events: Sequence[Event]) -> None:
         """Record a batch of anomalies; returns after the commit."""
-        await self._handle([from_anomaly(cast(Anomaly, e)) for e in events])
+        await self._handle(lambda: [from_anomaly(cast(Anomaly, e)) for e in events])
 
     async def handle_alerts(self, events: Sequence[Event]) -> None:
         """Record a batch of external alerts; returns after the commit."""
-        await self._handle([from_alert(cast(ExternalAlert, e)) for e in events])
+        await self._handle(lambda: [from_alert(cast(ExternalAlert, e)) for e in events])
 
     async def handle_activity(self, events: Sequence[Event]) -> None:
         """Record remediation and notification outcomes on timelines; returns after commit."""
@@ -87,12 +87,15 @@ class SignalConsumer:
         except DBAPIError as exc:
             raise _retryable(exc) from exc
 
-    async def _handle(self, signals: list[SignalIn]) -> None:
-        await asyncio.to_thread(self._apply, signals)
-        self.recorded += len(signals)
+    async def _handle(self, convert: Callable[[], list[SignalIn]]) -> None:
+        # Converting (a payload dump per event) runs in the worker thread too: the event loop
+        # keeps fetching while a batch is recorded.
+        recorded = await asyncio.to_thread(self._apply, convert)
+        self.recorded += recorded
         self.on_commit()
 
-    def _apply(self, signals: list[SignalIn]) -> None:
+    def _apply(self, convert: Callable[[], list[SignalIn]]) -> int:
+        signals = convert()
         try:
             self._record(signals)
         except IntegrityError:
@@ -104,6 +107,7 @@ class SignalConsumer:
                     self._record([signal])
                 except IntegrityError:
                     self.duplicates += 1
+        return len(signals)
 
     def _record(self, signals: list[SignalIn]) -> None:
         try:

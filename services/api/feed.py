@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.incidents import quiet
@@ -162,11 +162,13 @@ class ChangeFeed:
         if self.tracker is None:
             start = await asyncio.to_thread(self._max_id)
             self.tracker = GapTracker(cursor=start)
-        rows = await asyncio.to_thread(self._rows_after, self.tracker.cursor)
+        # Nobody listening: move the cursor on without reading the payloads.
+        listening = self.broadcaster.subscribers > 0
+        rows = await asyncio.to_thread(self._rows_after, self.tracker.cursor, listening)
         fresh = set(self.tracker.accept([r[0] for r in rows], self.clock()))
         sent = 0
         for row_id, topic, payload in rows:
-            if row_id in fresh and topic == INCIDENTS.name:
+            if listening and row_id in fresh and topic == INCIDENTS.name:
                 self.broadcaster.publish(to_change(row_id, payload))
                 sent += 1
         return sent
@@ -186,10 +188,11 @@ class ChangeFeed:
         with self.factory() as session:
             return int(session.scalar(select(func.max(OutboxMessage.id))) or 0)
 
-    def _rows_after(self, cursor: int) -> list[tuple[int, str, str]]:
+    def _rows_after(self, cursor: int, payloads: bool) -> list[tuple[int, str, str]]:
+        payload = OutboxMessage.payload if payloads else literal("")
         with self.factory() as session:
             query = (
-                select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload)
+                select(OutboxMessage.id, OutboxMessage.topic, payload)
                 .where(OutboxMessage.id > cursor)
                 .order_by(OutboxMessage.id)
                 .limit(self.batch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -36,14 +37,17 @@ class OutboxMessage(Base):
 
 def enqueue(session: Session, topic: Topic, event: Event) -> None:
     """Add an event to the outbox inside the caller's transaction."""
-    session.add(
-        OutboxMessage(
-            topic=topic.name,
-            key=event.partition_key(),
-            payload=event.model_dump_json(),
-            created_at=utcnow(),
-        )
-    )
+    session.add(OutboxMessage(**message_row(topic, event)))
+
+
+def message_row(topic: Topic, event: Event) -> dict[str, Any]:
+    """An outbox row for `event`, for writers that insert many at once (`bulk.insert_rows`)."""
+    return {
+        "topic": topic.name,
+        "key": event.partition_key(),
+        "payload": event.model_dump_json(),
+        "created_at": utcnow(),
+    }
 
 
 class OutboxRelay:

@@ -53,7 +53,9 @@ class ApiSettings(CommonSettings):
         default=600, ge=0, description="Quiet period of a flapping incident."
     )
     sweep_interval_s: float = Field(default=5.0, gt=0)
-    consumer_batch: int = Field(default=500, ge=1, le=10_000)
+    consumer_batch: int = Field(
+        default=1000, ge=1, le=10_000, description="Messages per transaction (at most)."
+    )
     consumer_batch_wait_s: float = Field(default=0.05, ge=0)
     feed_poll_s: float = Field(default=0.5, gt=0)
     sse_heartbeat_s: float = Field(default=15.0, gt=0)

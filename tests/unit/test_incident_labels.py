@@ -17,7 +17,8 @@ from services.api.auth.roles import Role
 from services.api.incidents import service as incidents
 from services.api.incidents.inputs import from_anomaly
 from services.api.incidents.lifecycle import Command
-from services.api.incidents.service import MAX_LABELS, merge_labels
+from services.api.incidents.models import Incident
+from services.api.incidents.service import LABEL_SIGNALS, MAX_LABELS, merge_labels
 from services.api.incidents.signals import IncidentPolicy, record_anomaly, record_signals
 from services.api.outbox import OutboxMessage
 from services.core.bus import InMemoryBus
@@ -186,3 +187,43 @@ def test_labels_are_bounded_and_the_first_value_wins() -> None:
     many = [{f"k{i}": str(i) for i in range(MAX_LABELS + 10)}, {"k0": "later"}]
     merged = merge_labels(many)
     assert len(merged) == MAX_LABELS and merged["k0"] == "0"
+
+
+def test_an_incident_recorded_before_labels_were_kept_reads_them_from_its_signals(
+    factory: sessionmaker[Session],
+) -> None:
+    with transaction(factory) as session:
+        record_anomaly(
+            session=session, anomaly=_labelled({"team": "shop"}), policy=IncidentPolicy()
+        )
+    (opened,) = _published(factory)
+    with transaction(factory) as session:  # as revision 0008 leaves an older incident
+        session.get_one(Incident, opened.incident_id).labels = None
+    with transaction(factory) as session:
+        record_anomaly(
+            session=session,
+            anomaly=_labelled(
+                {"region": "eu-west"}, series='errors{service="checkout"}',
+                severity=Severity.CRITICAL,
+            ),
+            policy=IncidentPolicy(),
+        )  # fmt: skip
+    updated = _published(factory)[-1]
+    assert updated.type is IncidentEventType.UPDATED
+    assert updated.labels == {"team": "shop", "region": "eu-west"}
+    with factory() as session:  # kept on the incident from now on
+        kept = session.get_one(Incident, opened.incident_id).labels
+    assert kept == {"team": "shop", "region": "eu-west"}
+
+
+def test_only_the_first_signals_labels_are_kept(factory: sessionmaker[Session]) -> None:
+    signals = [
+        from_anomaly(_labelled({f"k{i}": "v"}, series=f'm{i}{{service="checkout"}}'))
+        for i in range(LABEL_SIGNALS + 3)
+    ]
+    with transaction(factory) as session:
+        record_signals(session=session, signals=signals, policy=IncidentPolicy())
+    with factory() as session:
+        (incident,) = session.scalars(select(Incident)).all()
+    assert incident.signal_count == LABEL_SIGNALS + 3
+    assert set(incident.labels or {}) == {f"k{i}" for i in range(LABEL_SIGNALS)}

@@ -23,18 +23,27 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an audit record inside the caller's transaction."""
-    session.add(
-        AuditRecord(
-            at=utcnow(),
-            actor=actor.name,
-            key_id=actor.key_id,
-            role=actor.role.value,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            detail=detail or {},
-        )
-    )
+    session.add(AuditRecord(**row(actor, action, target_type, target_id, detail)))
+
+
+def row(
+    actor: Principal,
+    action: str,
+    target_type: str,
+    target_id: str | None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An audit record's columns, for writers that insert many at once (`bulk.insert_rows`)."""
+    return {
+        "at": utcnow(),
+        "actor": actor.name,
+        "key_id": actor.key_id,
+        "role": actor.role.value,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "detail": detail or {},
+    }
 
 
 def list_records(

@@ -44,6 +44,9 @@ class Incident(Base):
     # "predicted": opened by a failure prediction, nothing real has joined it yet;
     # "detected": everything else (a real signal joining a predicted incident makes it so).
     kind: Mapped[str] = mapped_column(String(16), default="detected", server_default="detected")
+    # Labels of the incident's first signals (the first value of a name wins), merged as they
+    # join; null on incidents recorded before labels were kept here (read from the signals).
+    labels: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         Index(

@@ -72,20 +72,19 @@ def merge_labels(label_maps: Iterable[object]) -> dict[str, str]:
     return merged
 
 
-def labels_of(
-    session: Session, incident_id: str, *, pending: Iterable[Mapping[str, Any]] = ()
-) -> dict[str, str]:
-    """An incident's labels: those of its first stored signals, then of `pending` signal
-    payloads (signals of the current batch, inserted at its end)."""
+def labels_of(session: Session, incident: Incident) -> dict[str, str]:
+    """An incident's labels: kept on the incident, or (recorded before they were kept there)
+    read from its first stored signals, the first value of a name winning."""
+    if incident.labels is not None:
+        return dict(incident.labels)
     with session.no_autoflush:  # reading must not flush the caller's half-done changes
         stored = session.scalars(
             select(Signal.payload)
-            .where(Signal.incident_id == incident_id)
+            .where(Signal.incident_id == incident.id)
             .order_by(Signal.received_at, Signal.id)
             .limit(LABEL_SIGNALS)
         ).all()
-    payloads = [*stored, *pending]
-    return merge_labels((p or {}).get("labels") for p in payloads if isinstance(p, Mapping))
+    return merge_labels((p or {}).get("labels") for p in stored if isinstance(p, Mapping))
 
 
 def incident_event(
@@ -129,7 +128,7 @@ def emit(
     """Put the incident change on the outbox (published to `incidents` after commit), with
     the incident's labels (read from its signals unless given)."""
     if labels is None:
-        labels = labels_of(session, incident.id)
+        labels = labels_of(session, incident)
     event = incident_event(incident, event_type, cause=cause, actor=actor, labels=labels)
     enqueue(session, INCIDENTS, event)
     return event

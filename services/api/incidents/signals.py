@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.api.audit import service as audit
+from services.api.audit.models import AuditRecord
 from services.api.auth.principal import CORRELATOR
 from services.api.bulk import insert_rows
 from services.api.incidents import correlation, quiet, rootcause, topology
@@ -29,7 +30,13 @@ from services.api.incidents.inputs import (
     from_anomaly,
 )
 from services.api.incidents.models import Incident, Signal, TimelineEntry
-from services.api.incidents.service import emit, labels_of, merge_labels
+from services.api.incidents.service import (
+    LABEL_SIGNALS,
+    incident_event,
+    labels_of,
+    merge_labels,
+)
+from services.api.outbox import OutboxMessage, message_row
 from services.api.silences import matching
 from services.api.silences.service import rules_between
 from services.core.events import (
@@ -42,6 +49,7 @@ from services.core.events import (
     new_id,
     utcnow,
 )
+from services.core.topics import INCIDENTS
 
 _SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
 _LIFECYCLE = (IncidentEventType.OPENED, IncidentEventType.REOPENED, IncidentEventType.RESOLVED)
@@ -116,9 +124,9 @@ class _Recorder:
         # Signals and timeline entries are inserted in bulk at the end (the batch's bulk of
         # rows; going through the unit of work one object at a time costs more than the SQL).
         self.signal_rows: list[dict[str, Any]] = []
-        # This batch's signal payloads per incident (not inserted yet), for incident labels.
-        self.pending_payloads: dict[str, list[dict[str, Any]]] = {}
         self.timeline_rows: list[dict[str, Any]] = []
+        self.outbox_rows: list[dict[str, Any]] = []
+        self.audit_rows: list[dict[str, Any]] = []
         self.joined: dict[str, Incident] = {}  # incidents a new service joined: rank again
 
     def write(self) -> None:
@@ -130,6 +138,9 @@ class _Recorder:
             if ranked := rootcause.rerank(self.session, incident, calls):
                 self._note(incident.id, "rca.ranked", CORRELATOR.label, ranked, self.now)
         insert_rows(self.session, TimelineEntry, self.timeline_rows)
+        # Incident changes, in the order they happened (the relay publishes by row id).
+        insert_rows(self.session, OutboxMessage, self.outbox_rows)
+        insert_rows(self.session, AuditRecord, self.audit_rows)
 
     def _note(
         self, incident_id: str, kind: str, actor: str, detail: dict[str, Any], at: datetime
@@ -166,7 +177,10 @@ class _Recorder:
         self.signal_rows.append(row)
         if incident is None:
             return []
-        self.pending_payloads.setdefault(incident.id, []).append(row["payload"])
+        if incident.labels is None:
+            # Recorded before incidents kept their labels: read them from its stored signals
+            # (none of this batch's is inserted yet), once; from now on they are kept.
+            incident.labels = labels_of(self.session, incident)
         return self._apply(signal, decision, incident, silence)
 
     def prefetch(self, signals: Sequence[SignalIn]) -> None:
@@ -280,18 +294,11 @@ class _Recorder:
             return []
         if event_type in _LIFECYCLE:
             self._lifecycle_note(incident, event_type, signal)
-        labels = self._labels(incident, opened=action is Action.OPEN)
         actor = CORRELATOR.label
-        return [
-            emit(self.session, incident, event_type, cause=signal.id, actor=actor, labels=labels)
-        ]
-
-    def _labels(self, incident: Incident, *, opened: bool) -> dict[str, str]:
-        """The incident's labels, with those of this batch's signals (not inserted yet)."""
-        pending = self.pending_payloads.get(incident.id, [])
-        if opened:  # nothing of it is stored yet
-            return merge_labels(p.get("labels") for p in pending)
-        return labels_of(self.session, incident.id, pending=pending)
+        labels = labels_of(self.session, incident)  # kept on the incident: no query
+        event = incident_event(incident, event_type, cause=signal.id, actor=actor, labels=labels)
+        self.outbox_rows.append(message_row(INCIDENTS, event))
+        return [event]
 
     def _attach(
         self, signal: SignalIn, incident: Incident, silence: str | None
@@ -343,13 +350,8 @@ class _Recorder:
         detail = {"signal_id": signal.id}
         self._note(incident.id, f"incident.{event_type.value}", CORRELATOR.label,
              detail, self.now)  # fmt: skip
-        audit.record(
-            self.session,
-            actor=CORRELATOR,
-            action=f"incident.{event_type.value}",
-            target_type="incident",
-            target_id=incident.id,
-            detail=detail,
+        self.audit_rows.append(
+            audit.row(CORRELATOR, f"incident.{event_type.value}", "incident", incident.id, detail)
         )
 
     def _candidates(self, tenant: str, services: set[str]) -> list[Incident]:
@@ -418,6 +420,7 @@ def _new_incident(signal: SignalIn, now: datetime) -> Incident:
         updated_at=now,
         last_signal_at=signal.at,
         signal_count=0,
+        labels={},
         firing=[],
         services=[signal.service],
         flapping=False,
@@ -438,6 +441,9 @@ def _apply_signal(incident: Incident, signal: SignalIn, now: datetime) -> None:
         incident.kind = "detected"  # the predicted failure is now observed
     if signal.service not in (incident.services or []):
         incident.services = [*(incident.services or []), signal.service]
+    if (incident.signal_count or 0) < LABEL_SIGNALS:
+        # A new dict, so SQLAlchemy sees the JSON change.
+        incident.labels = merge_labels([incident.labels, signal.payload.get("labels")])
     incident.signal_count = (incident.signal_count or 0) + 1
     incident.last_signal_at = max(incident.last_signal_at, signal.at)
     incident.updated_at = now

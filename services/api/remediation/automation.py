@@ -40,22 +40,20 @@ def on_incident_events(
     *, session: Session, ctx: RemediationContext, events: Sequence[Event]
 ) -> int:
     """Propose actions for opened/changed incidents, verify on resolution; returns proposals."""
-    in_force = None
+    changes = [e for e in events if isinstance(e, IncidentEvent)]
+    resolved = {e.incident_id for e in changes if e.type is IncidentEventType.RESOLVED}
+    if resolved:  # one query for the batch, not one per event
+        outcomes.verify(session=session, ctx=ctx, now=utcnow(), incident_ids=resolved)
+    wanted = [e for e in changes if e.type in _PROPOSE_ON and not e.silenced]
+    if not wanted:
+        return 0
+    in_force = policies.in_force(session, ctx.file_policies)
+    if not in_force.policies:
+        return 0
     created = 0
-    for event in events:
-        if not isinstance(event, IncidentEvent):
-            continue
-        if event.type is IncidentEventType.RESOLVED:
-            outcomes.verify(session=session, ctx=ctx, now=utcnow(), incident_id=event.incident_id)
-            continue
-        if event.type not in _PROPOSE_ON or event.silenced:
-            continue
+    for event in wanted:
         incident = session.get(Incident, event.incident_id)
         if incident is None or incident.status == IncidentStatus.RESOLVED.value:
-            continue
-        if in_force is None:
-            in_force = policies.in_force(session, ctx.file_policies)
-        if not in_force.policies:
             continue
         proposals = propose(in_force, service.incident_facts(session, incident))
         # A reopened incident is a new episode: the same action may be proposed again.
@@ -73,8 +71,8 @@ def on_incident_events(
 
 def after_activity(session: Session, ctx: RemediationContext, events: Sequence[Event]) -> None:
     """Worker results onto their actions, then verify the incidents they touched."""
-    for incident_id in set(outcomes.apply_results(session=session, events=events)):
-        outcomes.verify(session=session, ctx=ctx, now=utcnow(), incident_id=incident_id)
+    if touched := set(outcomes.apply_results(session=session, events=events)):
+        outcomes.verify(session=session, ctx=ctx, now=utcnow(), incident_ids=touched)
 
 
 class RemediationLoop:

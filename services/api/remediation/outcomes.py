@@ -9,7 +9,7 @@ escalates either way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -89,15 +89,15 @@ def verify(
     session: Session,
     ctx: RemediationContext,
     now: datetime,
-    incident_id: str | None = None,
+    incident_ids: Collection[str] | None = None,
     limit: int = 200,
 ) -> int:
-    """Verify succeeded actions (of one incident, or all); returns how many concluded."""
+    """Verify succeeded actions (of these incidents, or all); returns how many concluded."""
     query = select(RemediationAction).where(
         RemediationAction.state == ApprovalState.SUCCEEDED.value
     )
-    if incident_id is not None:
-        query = query.where(RemediationAction.incident_id == incident_id)
+    if incident_ids is not None:
+        query = query.where(RemediationAction.incident_id.in_(sorted(incident_ids)))
     query = query.order_by(RemediationAction.finished_at).limit(limit)
     concluded = 0
     for row in session.scalars(query.with_for_update(skip_locked=True)):

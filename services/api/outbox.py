@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, select, update
+from sqlalchemy import Integer, String, Text, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from services.core.bus import Bus
@@ -50,17 +50,31 @@ def message_row(topic: Topic, event: Event) -> dict[str, Any]:
     }
 
 
+PRUNE_BATCH = 5000  # rows deleted per statement, so that pruning never holds long locks
+
+
 class OutboxRelay:
     """Publishes committed outbox rows to the bus, oldest first."""
 
     def __init__(
-        self, factory: sessionmaker[Session], bus: Bus, *, poll_s: float = 0.5, batch: int = 500
+        self,
+        factory: sessionmaker[Session],
+        bus: Bus,
+        *,
+        poll_s: float = 0.5,
+        batch: int = 500,
+        retention: timedelta = timedelta(days=7),
+        prune_every_s: float = 60.0,
     ) -> None:
         self.factory = factory
         self.bus = bus
         self.poll_s = poll_s
         self.batch = batch
+        # Published rows are kept this long (SSE clients resume from them), then deleted.
+        self.retention = retention
+        self.prune_every_s = prune_every_s
         self.published = 0
+        self.pruned = 0
         self._wake = asyncio.Event()
 
     def notify(self) -> None:
@@ -96,6 +110,35 @@ class OutboxRelay:
         await asyncio.to_thread(self._mark_sent, [row[0] for row in rows])
         self.published += len(rows)
         return len(rows)
+
+    async def prune_forever(self) -> None:
+        """Delete published rows past their retention, every `prune_every_s`."""
+        while True:
+            try:
+                while await asyncio.to_thread(self.prune_once, utcnow()) == PRUNE_BATCH:
+                    pass  # a backlog (first start after an upgrade): keep going
+            except Exception:  # noqa: BLE001 - e.g. the database is down; try again later
+                log.exception("outbox pruning failed; will retry")
+            await asyncio.sleep(self.prune_every_s)
+
+    def prune_once(self, now: datetime) -> int:
+        """Delete up to PRUNE_BATCH rows published before `now - retention`; returns how many.
+
+        Never a pending row: what is not published yet stays, however old.
+        """
+        oldest = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.published_at < now - self.retention)
+            .order_by(OutboxMessage.id)
+            .limit(PRUNE_BATCH)
+        )
+        with self.factory() as session, session.begin():
+            result = session.execute(
+                delete(OutboxMessage).where(OutboxMessage.id.in_(oldest.scalar_subquery()))
+            )
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        self.pruned += deleted
+        return deleted
 
     def _pending(self) -> list[tuple[int, str, str, str]]:
         with self.factory() as session:

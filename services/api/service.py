@@ -90,6 +90,7 @@ class ApiService:
         """
         self._tasks += [
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
+            asyncio.create_task(self.relay.prune_forever(), name="outbox-prune"),
             asyncio.create_task(self.feed.run(), name="incident-feed"),
             asyncio.create_task(self.sweeper.run(), name="quiet-sweep"),
             asyncio.create_task(self.remediation.run(), name="remediation-loop"),
@@ -142,7 +143,13 @@ def build_api(
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     policy = settings.incident_policy()
-    relay = OutboxRelay(factory, bus, poll_s=settings.outbox_poll_s, batch=settings.outbox_batch)
+    relay = OutboxRelay(
+        factory,
+        bus,
+        poll_s=settings.outbox_poll_s,
+        batch=settings.outbox_batch,
+        retention=timedelta(seconds=settings.outbox_retention_s),
+    )
     feed = ChangeFeed(factory, Broadcaster(), poll_s=settings.feed_poll_s)
 
     def committed() -> None:

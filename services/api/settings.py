@@ -61,6 +61,9 @@ class ApiSettings(CommonSettings):
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
     outbox_poll_s: float = Field(default=0.5, gt=0)
     outbox_batch: int = Field(default=500, ge=1)
+    outbox_retention_s: float = Field(
+        default=7 * 86400, ge=60, description="Published outbox rows are deleted after this."
+    )
     prediction_retention_s: float = Field(
         default=7 * 86_400,
         gt=0,

@@ -14,10 +14,10 @@ import httpx
 from tests.fault.conftest import FaultReport, FaultRow, PrivateBroker, PrivatePostgres
 from tests.fault.harness import (
     Sender,
+    assert_detect_recovers,
     duplicate_incidents,
     kafka_points,
     ledger,
-    restart_stuck_detect,
     uncommitted,
 )
 from tests.integration.kafka_tools import wait_for
@@ -129,9 +129,9 @@ def test_kafka_broker_restarted_mid_stream(
         sender.join()
         recovered = sender.recovered(mark)
         assert recovered, "no request succeeded after the restart"
-        # Known issue (reported): detect's Faust consumers sometimes stop fetching after the
-        # broker comes back, without crashing or turning unready; restarted if so.
-        stuck = restart_stuck_detect(stack)
+        # Detect resumes by itself: a partition stuck behind a message Faust lost around the
+        # restart is read again by the bus (no restart by the test).
+        resumed = assert_detect_recovers(stack)
         _settled(stack, service)
         books = ledger(sender.accepted, kafka_points(stack, {service}))
         extra = duplicate_incidents(stack, service)
@@ -147,8 +147,8 @@ def test_kafka_broker_restarted_mid_stream(
             extra,
             0,
             recovered - mark,
-            note=f"{sender.failed_requests} requests refused during the restart; consumers "
-            + ("resumed by themselves" if not stuck else f"detect stuck, restarted {stuck}x"),
+            note=f"{sender.failed_requests} requests refused during the restart; detect "
+            f"resumed by itself ({resumed:.0f} s after the load)",
         )
     )
     assert books.lost == 0 and books.duplicates == 0, books

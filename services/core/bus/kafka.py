@@ -399,17 +399,40 @@ class KafkaBus(Bus):
                 )
                 if created:
                     log.info("created topics: %s", ", ".join(created))
-            self._producer = await loop.run_in_executor(None, self._make_producer)
+            if self._producer is None:  # kept from an earlier attempt that failed later
+                self._producer = await loop.run_in_executor(None, self._make_producer)
         except Exception as exc:
             raise RetryableError(
                 f"cannot reach Kafka at {','.join(self._servers)}: {type(exc).__name__}: {exc}"
             ) from exc
         if self._subs:
-            self._app = self._make_app()
-            await self._app.start()
+            await self._start_app()
             self._stall_task = asyncio.create_task(self._watch_stalls(), name="kafka-stalls")
         self._reachable = True
         self._probe = asyncio.create_task(self._probe_broker(), name="kafka-probe")
+
+    async def _start_app(self) -> None:
+        """Start the Faust app; a Kafka failure on the way is retryable with a fresh app.
+
+        The broker can go away while Faust starts (a restarting KRaft broker refuses to create
+        the changelog topics while it is fenced). Faust then fails half-started: it is stopped
+        and dropped, and the caller retries `start()`, which builds a new app.
+        """
+        from aiokafka.errors import KafkaError
+
+        app = self._make_app()
+        self._app = app
+        try:
+            await app.start()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            self._app = None
+            try:
+                await asyncio.wait_for(app.stop(), timeout=30)
+            except Exception:  # noqa: BLE001 - a half-started app may fail to stop; it is dropped
+                log.debug("stopping a half-started Faust app failed", exc_info=True)
+            raise RetryableError(
+                f"Kafka consumer could not start: {type(exc).__name__}: {exc}"
+            ) from exc
 
     async def _watch_stalls(self) -> None:
         """Read a partition again from its committed offset when its commit is stuck.

@@ -23,7 +23,7 @@ from services.core.events import (
     stable_id,
 )
 from services.detect.detectors import Assessment, SeriesDetector
-from services.detect.detectors.ensemble import make_detector
+from services.detect.detectors.ensemble import ONSET_FLOOR, make_detector
 from services.detect.feedback.adaptation import Adaptation, Label
 from services.detect.models.registry import ShadowStats
 
@@ -49,6 +49,11 @@ class MonitorPolicy:
     # A weaker onset also starts an anomaly when the value lies outside its expected band
     # (young series, where only the likelihood speaks, score strong spikes near 0.85-0.9).
     band_fire_threshold: float = 0.85
+    # An "ongoing" point this strong (the detector's ongoing band is 0.8-0.85, in proportion
+    # to its evidence; this is 90 % of full strength) outside the band also starts one: the
+    # detector grants one onset per `hold` points, so a fault that follows a weak blip within
+    # that time is scored as the blip's continuation, never as an onset of its own.
+    escalation_threshold: float = 0.845
     sustain_threshold: float = 0.8
     fire_after: int = 2  # consecutive anomalous points before firing (one spike is noise)
     resolve_after: int = 5  # consecutive points back in the pre-fault band before resolving
@@ -327,14 +332,22 @@ class MetricsMonitor:
             )
             in_band_kind = verdict.component in IN_BAND_COMPONENTS
             return verdict.score >= policy.sustain_threshold and (off_band or in_band_kind)
+        lower, upper = adaptation.band(verdict.lower, verdict.expected, verdict.upper)
+        outside = not lower <= value <= upper
+        # A strong "ongoing" point outside the band: see `MonitorPolicy.escalation_threshold`.
+        # Raised by learned feedback like the others; onsets are judged by the rules below.
+        escalated = (
+            outside
+            and adaptation.threshold(policy.escalation_threshold) <= verdict.score < ONSET_FLOOR
+        )
         if verdict.component in IN_BAND_COMPONENTS:
-            return verdict.score >= adaptation.threshold(policy.fire_threshold)
+            return escalated or verdict.score >= adaptation.threshold(policy.fire_threshold)
         # Everything else must also leave its expected band (widened by what operators
         # labelled false positives): a new record or envelope inside the band is worth a
         # score, not an incident.
-        lower, upper = adaptation.band(verdict.lower, verdict.expected, verdict.upper)
-        outside = not lower <= value <= upper
-        return outside and verdict.score >= adaptation.threshold(policy.band_fire_threshold)
+        return escalated or (
+            outside and verdict.score >= adaptation.threshold(policy.band_fire_threshold)
+        )
 
     # -- checkpoints -------------------------------------------------------------------------
 

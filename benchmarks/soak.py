@@ -248,12 +248,18 @@ def observe(
 def watch_incidents(
     stack: Stack, seen: dict[str, tuple[float, list[str]]], stop: threading.Event
 ) -> None:
-    """Record the wall time each incident was first seen in the API, and its services."""
+    """Record the wall time each service was first seen in each incident of the API.
+
+    Per service, not per incident: a fault's signals may join an incident that is already
+    open (a neighbour's, through the dependency graph), and that is its detection too.
+    """
     while not stop.is_set():
         try:
             for incident in stack.incidents():
-                if incident["id"] not in seen:
-                    seen[incident["id"]] = (time.monotonic(), list(incident["services"]))
+                for service in incident["services"]:
+                    key = f"{incident['id']}/{service}"
+                    if key not in seen:
+                        seen[key] = (time.monotonic(), [service])
         except httpx.HTTPError:
             pass
         stop.wait(1.0)

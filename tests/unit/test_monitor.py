@@ -11,6 +11,7 @@ from services.core.topics import ANOMALIES
 from services.detect.detectors import RobustZScore
 from services.detect.monitor import MetricsMonitor, MonitorPolicy
 from services.detect.worker import MetricsWorker
+from tests.integration.stack import workload
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -220,32 +221,16 @@ def test_replayed_points_do_not_rewrite_the_checkpoint() -> None:
     assert asyncio.run(scenario()) == 2
 
 
-def _three_series_latency(seed: int, fault: range, ticks: int) -> list[MetricPoint]:
-    """The latency series of the integration workload (three series drawn per tick), 5x
-    during `fault`."""
-    rng = random.Random(seed)
-    points = []
-    for tick in range(ticks):
-        values = [100 + rng.gauss(0, 2) for _ in range(3)]
-        latency = values[0] * (5 if tick in fault else 1)
-        points.append(
-            MetricPoint(
-                name="latency",
-                labels={"service": "api"},
-                value=latency,
-                timestamp=START + timedelta(seconds=10 * tick),
-            )
-        )
-    return points
-
-
 def test_a_fault_right_after_a_weak_blip_still_fires() -> None:
     # Found by a sweep of fault positions: in these series a weak onset (a blip the detector
     # scores just past 0.85) comes a few points before the fault, and the detector grants one
     # onset per 25 points, so the 5x step is scored as the blip's continuation (0.84995).
     for seed, start in ((3, 270), (4, 280), (6, 290)):
         fault = range(start, start + 30)
-        points = _three_series_latency(seed, fault, start + 80)
+        points = [
+            MetricPoint.model_validate(batch[0])  # latency, the first of three series per tick
+            for batch in workload("api", ticks=start + 80, fault=fault, seed=seed)
+        ]
         monitor = MetricsMonitor()
         fired = [
             i

@@ -126,7 +126,7 @@ def emit(
     labels: Mapping[str, str] | None = None,
 ) -> IncidentEvent:
     """Put the incident change on the outbox (published to `incidents` after commit), with
-    the incident's labels (read from its signals unless given)."""
+    the incident's labels (`labels_of` unless given)."""
     if labels is None:
         labels = labels_of(session, incident)
     event = incident_event(incident, event_type, cause=cause, actor=actor, labels=labels)

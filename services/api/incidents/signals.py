@@ -173,8 +173,7 @@ class _Recorder:
             policy,
         )
         incident = self._target(decision, candidates, last, signal)
-        row = _signal_row(signal, incident, silence, self.now)
-        self.signal_rows.append(row)
+        self.signal_rows.append(_signal_row(signal, incident, silence, self.now))
         if incident is None:
             return []
         if incident.labels is None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from prometheus_client.registry import Collector
 
@@ -152,6 +154,37 @@ RUNNERS: dict[str, Callable[[asyncio.Event], Awaitable[None]]] = {
 }
 
 
+def _awaiting(coro: object) -> str:
+    """`outer (file:line) -> ... -> innermost` along a suspended coroutine's await chain."""
+    steps: list[str] = []
+    while coro is not None and len(steps) < 40:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            steps.append(type(coro).__name__)
+            break
+        steps.append(
+            f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name}:{frame.f_lineno})"
+        )
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return " -> ".join(steps) or "done"
+
+
+def _dump_tasks_on_sigusr1() -> None:
+    """`kill -USR1 PID` logs the stack of every asyncio task: where a stuck worker waits."""
+    loop = asyncio.get_running_loop()
+
+    def dump() -> None:
+        lines = []
+        for task in asyncio.all_tasks(loop):
+            lines.append(f"{task.get_name()}: {_awaiting(task.get_coro())}")
+        log.warning("%d asyncio tasks:\n%s", len(lines), "\n".join(sorted(lines)))
+
+    try:
+        loop.add_signal_handler(signal.SIGUSR1, dump)
+    except (NotImplementedError, RuntimeError):  # not on this platform
+        pass
+
+
 async def run_service(name: str, stop_requested: Callable[[], bool] = lambda: False) -> None:
     """Run one service until SIGINT or SIGTERM, then shut down gracefully.
 
@@ -160,6 +193,7 @@ async def run_service(name: str, stop_requested: Callable[[], bool] = lambda: Fa
     configure_logging(CommonSettings().log_level, CommonSettings().log_format)
     stop = asyncio.Event()
     stop_on_signals(stop)
+    _dump_tasks_on_sigusr1()
     if stop_requested():
         log.info("stop requested during start-up; shutting down")
         stop.set()

@@ -12,7 +12,10 @@ event of a series still lands on the series' partition; consumers see one event 
 Consuming: each subscription becomes a Faust agent. Faust acknowledges a message when the
 agent moves on to the next one and commits acknowledged offsets periodically, so a message is
 committed only after its handler finished: a crash replays, never skips (at-least-once).
-Handlers make replays harmless with idempotent writes keyed by event id.
+Handlers make replays harmless with idempotent writes keyed by event id. Faust alone can skip
+messages around a rebalance; `_OrderedDelivery` (rules in order.py) hands each partition's
+messages to the agent in offset order, reads a partition again when one went missing, and
+lets Faust acknowledge only what was handled.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from services.core.bus.base import (
     encode,
     encode_batch,
 )
+from services.core.bus.order import OffsetGuard, Verdict
 from services.core.bus.partitioning import KeyPartitioner
 from services.core.bus.stall import StallWatch
 from services.core.errors import ConfigurationError, RetryableError
@@ -144,6 +148,7 @@ class KafkaBus(Bus):
         self._calls: dict[str, float | None] = {}
         self._stall_watch: StallWatch[Any] = StallWatch(stall_after_s)
         self._stall_task: asyncio.Task[None] | None = None
+        self._delivery: _OrderedDelivery | None = None
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -366,8 +371,12 @@ class KafkaBus(Bus):
         for store in self._stores:
             store.bind(app)
         _drain_fully_on_flush(app.producer.buffer)
+        ordered = {self._prefix + sub.topic.name for sub in self._subs if not sub.topic.compacted}
+        delivery = _OrderedDelivery(app, self._servers, self._prefix + self._group, ordered)
+        self._delivery = delivery
 
         async def revoked(_sender: Any, revoked: Any, **_: Any) -> None:
+            delivery.revoke()
             if revoked:
                 log.info("partitions revoked: %s", _describe(revoked))
                 for callback in self._revoked_callbacks:
@@ -383,10 +392,15 @@ class KafkaBus(Bus):
             channel = app.topic(self._prefix + sub.topic.name, key_type=bytes, value_type=bytes)
             if isinstance(sub.dispatcher, BatchDispatcher):
                 agent = _batch_agent_for(
-                    sub.dispatcher, sub.topic.name, sub.max_batch, sub.max_wait_s, self._calls
+                    sub.dispatcher,
+                    sub.topic.name,
+                    sub.max_batch,
+                    sub.max_wait_s,
+                    self._calls,
+                    delivery,
                 )
             else:
-                agent = _agent_for(sub.dispatcher, sub.topic.name, self._calls)
+                agent = _agent_for(sub.dispatcher, sub.topic.name, self._calls, delivery)
             app.agent(channel, name=f"{self._prefix}{self._group}.{sub.topic.name}")(agent)
         return app
 
@@ -437,13 +451,16 @@ class KafkaBus(Bus):
     async def _watch_stalls(self) -> None:
         """Read a partition again from its committed offset when its commit is stuck.
 
-        See services/core/bus/stall.py for why and when.
+        See services/core/bus/stall.py for why and when. Each round also repeats the seeks of
+        the ordered delivery that have not brought a missing message yet (order.py).
         """
-        interval = max(0.5, min(5.0, self._stall_watch.stall_after_s / 3))
+        interval = max(0.5, min(1.0, self._stall_watch.stall_after_s / 3))
         topics = {self._prefix + sub.topic.name for sub in self._subs}
         while True:
             await asyncio.sleep(interval)
             try:
+                if self._delivery is not None:
+                    await self._delivery.reseek_overdue()
                 consumer = self._app.consumer
                 offsets = {
                     tp: (consumer._committed_offset.get(tp), consumer.highwater(tp))  # noqa: SLF001
@@ -548,6 +565,9 @@ class KafkaBus(Bus):
             # Faust stops the agents, then commits what they acknowledged.
             await self._app.stop()
             self._app = None
+        if self._delivery is not None:
+            self._delivery.close()
+            self._delivery = None
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await asyncio.get_running_loop().run_in_executor(None, _close_producer, producer)
@@ -578,6 +598,147 @@ class _FaustTableStore:
     async def flush(self) -> None:
         """Return once every table write so far is acknowledged by the broker."""
         await self._app.producer.flush()
+
+
+class _OrderedDelivery:
+    """Applies an OffsetGuard (order.py) to a Faust app's agents, for `topics` (full names).
+
+    Compacted topics are left out: compaction leaves holes in their offsets by design.
+    """
+
+    def __init__(self, app: Any, servers: list[str], group_id: str, topics: set[str]) -> None:
+        self._app = app
+        self._servers = servers
+        self._group_id = group_id
+        self._topics = topics
+        self.guard: OffsetGuard[tuple[str, int]] = OffsetGuard()
+        self._admin: Any = None
+        self._lock = asyncio.Lock()
+        consumer = app.consumer
+        faust_ack = consumer.ack
+
+        def ack(message: Any) -> bool:
+            # Faust acknowledges messages it skipped (fetched under an earlier generation)
+            # and then commits past them; only what a handler finished may count.
+            if message.topic in topics and not self.guard.may_ack(
+                (message.topic, message.partition), message.offset
+            ):
+                return False
+            return bool(faust_ack(message))
+
+        consumer.ack = ack
+
+    @property
+    def generation(self) -> int:
+        return self.guard.generation
+
+    def revoke(self) -> None:
+        self.guard.revoke()
+
+    async def admit(self, messages: Sequence[Any]) -> list[bool]:
+        """Which of `messages` (Faust messages, in arrival order) to hand to the handler."""
+        ordered = [m for m in messages if m.topic in self._topics]
+        unknown = {
+            (m.topic, m.partition) for m in ordered if not self.guard.knows((m.topic, m.partition))
+        }
+        if unknown:
+            generation = self.guard.generation
+            starts = await self._starting_offsets(unknown)
+            if generation != self.guard.generation:
+                return [False] * len(messages)  # revoked meanwhile: Faust delivers them again
+            for partition, offset in starts.items():
+                if not self.guard.knows(partition):
+                    self.guard.start(partition, offset)
+        verdicts = iter(self.guard.admit([((m.topic, m.partition), m.offset) for m in ordered]))
+        admitted = []
+        for message in messages:
+            if message.topic not in self._topics:
+                admitted.append(True)
+                continue
+            verdict = next(verdicts)
+            admitted.append(verdict is Verdict.HANDLE)
+            if verdict is Verdict.GAP:
+                await self._read_again(message)
+        return admitted
+
+    def done(self, messages: Sequence[Any], generation: int) -> None:
+        self.guard.done(
+            [((m.topic, m.partition), m.offset) for m in messages if m.topic in self._topics],
+            generation,
+        )
+
+    async def _read_again(self, message: Any) -> None:
+        partition = (message.topic, message.partition)
+        offset = self.guard.seek_to(partition, time.monotonic())
+        if offset is None:
+            return
+        log.warning(
+            "%s[%d]: offset %d arrived where %d was next (messages went missing between Kafka"
+            " and the agent); reading the partition again from %d",
+            message.topic,
+            message.partition,
+            message.offset,
+            offset,
+            offset,
+        )
+        await self._app.consumer.seek(message.tp, offset)
+
+    async def reseek_overdue(self) -> None:
+        """Seek again where a gap's seek has not brought the missing messages yet."""
+        from faust.types import TP
+
+        for (topic, partition), offset in self.guard.overdue(time.monotonic()):
+            log.warning(
+                "%s[%d]: still waiting for offset %d; reading again", topic, partition, offset
+            )
+            await self._app.consumer.seek(TP(topic, partition), offset)
+
+    async def _starting_offsets(
+        self, partitions: set[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        """Each partition's committed offset for the group (or its log start if none)."""
+        async with self._lock:
+            try:
+                return await asyncio.get_running_loop().run_in_executor(
+                    None, self._ask_broker, partitions
+                )
+            except Exception as exc:  # noqa: BLE001 - fall back to the first message's offset
+                log.warning(
+                    "cannot read committed offsets (%s: %s); each partition resumes at the"
+                    " first message Faust delivers",
+                    type(exc).__name__,
+                    exc,
+                )
+                self.close()
+                return {}
+
+    def _ask_broker(self, partitions: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        from kafka import KafkaAdminClient, TopicPartition
+        from kafka.admin import OffsetSpec
+
+        if self._admin is None:
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=self._servers,
+                client_id=f"{self._group_id}-offsets",
+                request_timeout_ms=10_000,
+            )
+        tps = [TopicPartition(t, p) for t, p in partitions]
+        committed = self._admin.list_group_offsets({self._group_id: tps}).get(self._group_id, {})
+        earliest = self._admin.list_partition_offsets(dict.fromkeys(tps, OffsetSpec.EARLIEST))
+        starts = {}
+        for tp in tps:
+            first = earliest[tp].offset
+            done = committed.get(tp)
+            starts[(tp.topic, tp.partition)] = max(first, done.offset) if done else first
+        return starts
+
+    def close(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            try:
+                admin.close()
+            except Exception:  # noqa: BLE001 - closing a broken client is best effort
+                log.debug("closing the offsets admin client failed", exc_info=True)
 
 
 def _drain_fully_on_flush(buffer: Any) -> None:
@@ -659,9 +820,12 @@ def _settle(fut: asyncio.Future[Any], value: Any, exc: BaseException | None) -> 
 
 
 def _agent_for(
-    dispatcher: Dispatcher, logical_topic: str, calls: dict[str, float | None]
+    dispatcher: Dispatcher,
+    logical_topic: str,
+    calls: dict[str, float | None],
+    delivery: _OrderedDelivery,
 ) -> Callable[[Any], Any]:
-    """A Faust agent body that hands each message to the dispatcher, in order.
+    """A Faust agent body that hands each message to the dispatcher, in offset order.
 
     `calls[logical_topic]` says since when the current handler call runs (for the stall watch).
     """
@@ -670,6 +834,10 @@ def _agent_for(
         calls[logical_topic] = None
         async for event in stream.events():
             message = event.message
+            generation = delivery.generation
+            (admitted,) = await delivery.admit([message])
+            if not admitted:
+                continue  # skipped: acknowledged only if it was handled before
             raw = RawMessage(
                 topic=logical_topic,
                 key=message.key,
@@ -682,6 +850,7 @@ def _agent_for(
                 await dispatcher.dispatch(raw)
             finally:
                 calls[logical_topic] = None
+            delivery.done([message], generation)
 
     return agent
 
@@ -692,6 +861,7 @@ def _batch_agent_for(
     max_batch: int,
     max_wait_s: float,
     calls: dict[str, float | None],
+    delivery: _OrderedDelivery,
 ) -> Callable[[Any], Any]:
     """A Faust agent body handing batches to the dispatcher.
 
@@ -702,20 +872,27 @@ def _batch_agent_for(
     async def agent(stream: Any) -> None:
         calls[logical_topic] = None
         async for events in stream.take_events(max_batch, within=max_wait_s):
+            generation = delivery.generation
+            messages = [e.message for e in events]
+            admitted = await delivery.admit(messages)
+            handled = [m for m, ok in zip(messages, admitted, strict=True) if ok]
+            if not handled:
+                continue
             raws = [
                 RawMessage(
                     topic=logical_topic,
-                    key=e.message.key,
-                    value=e.message.value if e.message.value is not None else b"",
-                    partition=e.message.partition,
-                    offset=e.message.offset,
+                    key=m.key,
+                    value=m.value if m.value is not None else b"",
+                    partition=m.partition,
+                    offset=m.offset,
                 )
-                for e in events
+                for m in handled
             ]
             calls[logical_topic] = time.monotonic()
             try:
                 await dispatcher.dispatch(raws)
             finally:
                 calls[logical_topic] = None
+            delivery.done(handled, generation)
 
     return agent

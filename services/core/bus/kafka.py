@@ -43,7 +43,7 @@ from services.core.bus.base import (
 )
 from services.core.bus.order import OffsetGuard, Verdict
 from services.core.bus.partitioning import KeyPartitioner
-from services.core.bus.stall import StallWatch
+from services.core.bus.stall import RecoveryWatch, StallWatch
 from services.core.errors import ConfigurationError, RetryableError
 from services.core.events import Event
 from services.core.topics import ALL_TOPICS, Topic
@@ -121,6 +121,7 @@ class KafkaBus(Bus):
         batch_max_events: int = 1,
         batch_max_bytes: int = 512 * 1024,
         stall_after_s: float = 30.0,
+        recovery_stuck_after_s: float = 60.0,
     ) -> None:
         self._servers = servers
         self._batch_max_events = max(1, batch_max_events)
@@ -149,6 +150,8 @@ class KafkaBus(Bus):
         self._stall_watch: StallWatch[Any] = StallWatch(stall_after_s)
         self._stall_task: asyncio.Task[None] | None = None
         self._delivery: _OrderedDelivery | None = None
+        self._recovery_watch = RecoveryWatch(recovery_stuck_after_s)
+        self.consumer_restarts = 0
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -452,13 +455,17 @@ class KafkaBus(Bus):
         """Read a partition again from its committed offset when its commit is stuck.
 
         See services/core/bus/stall.py for why and when. Each round also repeats the seeks of
-        the ordered delivery that have not brought a missing message yet (order.py).
+        the ordered delivery that have not brought a missing message yet (order.py), and
+        restarts the Faust app if its table recovery is stuck (`RecoveryWatch`).
         """
         interval = max(0.5, min(1.0, self._stall_watch.stall_after_s / 3))
         topics = {self._prefix + sub.topic.name for sub in self._subs}
         while True:
             await asyncio.sleep(interval)
             try:
+                if await self._recovery_stuck():
+                    await self._restart_app()
+                    continue
                 if self._delivery is not None:
                     await self._delivery.reseek_overdue()
                 consumer = self._app.consumer
@@ -486,6 +493,46 @@ class KafkaBus(Bus):
                 raise
             except Exception:  # noqa: BLE001 - a watchdog must never take the worker down
                 log.debug("stall watch failed", exc_info=True)
+
+    async def _recovery_stuck(self) -> bool:
+        recovery = self._app.tables.recovery
+        remaining = int(recovery.active_remaining_total())
+        stuck = self._recovery_watch.observe(
+            time.monotonic(), in_recovery=bool(recovery.in_recovery), remaining=remaining
+        )
+        if stuck:
+            log.warning(
+                "table recovery has made no progress for %.0fs (%d changelog messages to go);"
+                " restarting the Kafka consumer",
+                self._recovery_watch.stuck_after_s,
+                remaining,
+            )
+        return stuck
+
+    async def _restart_app(self) -> None:
+        """Replace the Faust app with a fresh one: it rejoins the group and recovers again.
+
+        In-memory state derived from the partitions is dropped first (the revocation
+        callbacks), as for any rebalance: it is restored from the tables after recovery.
+        """
+        self.consumer_restarts += 1
+        old, self._app = self._app, None
+        for callback in self._revoked_callbacks:
+            callback()
+        if self._delivery is not None:
+            self._delivery.close()
+            self._delivery = None
+        try:
+            await asyncio.wait_for(old.stop(), timeout=60)
+        except Exception:  # noqa: BLE001 - the stuck app is dropped whatever its stop does
+            log.warning("stopping the stuck Faust app failed", exc_info=True)
+        while True:
+            try:
+                await self._start_app()
+                return
+            except Exception as exc:  # noqa: BLE001 - a worker without a consumer is no worker
+                log.warning("restarting the Kafka consumer failed (%s); trying again in 5s", exc)
+                await asyncio.sleep(5)
 
     async def _probe_broker(self, interval_s: float = 5.0) -> None:
         """Keep `ready()` current by asking the cluster for its metadata now and then."""

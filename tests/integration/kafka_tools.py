@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -61,3 +62,14 @@ def wait_for(predicate: Any, *, timeout_s: float, what: str, interval_s: float =
             return last
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what} (last: {last!r})")
+
+
+async def wait_until(
+    predicate: Any, *, timeout_s: float, what: str, interval_s: float = 0.5
+) -> None:
+    """`wait_for` for an async predicate, awaited on the caller's event loop."""
+    deadline = time.monotonic() + timeout_s
+    while not await predicate():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        await asyncio.sleep(interval_s)

@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 _MAX_KNOWN_KEYS = 200_000  # partitions of keys remembered per batched topic
 # A handler call running this long is waiting on purpose (retrying a dependency that is down).
 BLOCKED_CALL_S = 5.0
+# A partition whose missing message has not come after this long, seeks notwithstanding, has a
+# wedged consumer: the bus replaces it (order.py, `OffsetGuard.wedged`).
+WEDGED_AFTER_S = 30.0
 
 # (topic, key, value, partition or None for the default partitioner)
 _Record = tuple[str, bytes | None, bytes, int | None]
@@ -463,7 +466,7 @@ class KafkaBus(Bus):
         while True:
             await asyncio.sleep(interval)
             try:
-                if await self._recovery_stuck():
+                if await self._consumer_wedged():
                     await self._restart_app()
                     continue
                 if self._delivery is not None:
@@ -494,7 +497,21 @@ class KafkaBus(Bus):
             except Exception:  # noqa: BLE001 - a watchdog must never take the worker down
                 log.debug("stall watch failed", exc_info=True)
 
-    async def _recovery_stuck(self) -> bool:
+    async def _consumer_wedged(self) -> bool:
+        """Whether to replace the Faust app: a partition wedged, or table recovery stuck."""
+        if self._delivery is not None:
+            wedged = self._delivery.guard.wedged(time.monotonic(), WEDGED_AFTER_S)
+            if wedged:
+                (topic, partition), offset = wedged[0]
+                log.warning(
+                    "%s[%d]: offset %d has not arrived for %.0fs although the partition was"
+                    " read again; restarting the Kafka consumer",
+                    topic,
+                    partition,
+                    offset,
+                    WEDGED_AFTER_S,
+                )
+                return True
         recovery = self._app.tables.recovery
         remaining = int(recovery.active_remaining_total())
         stuck = self._recovery_watch.observe(

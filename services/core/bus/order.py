@@ -50,12 +50,14 @@ class OffsetGuard(Generic[Partition]):
     generation: int = 0
     _next: dict[Partition, int] = field(default_factory=dict)
     _sought: dict[Partition, tuple[int, float]] = field(default_factory=dict)
+    _gap_since: dict[Partition, tuple[int, float]] = field(default_factory=dict)
 
     def revoke(self) -> None:
         """Partitions moved: forget every position; each is read from the broker again."""
         self.generation += 1
         self._next.clear()
         self._sought.clear()
+        self._gap_since.clear()
 
     def knows(self, partition: Partition) -> bool:
         return partition in self._next
@@ -95,6 +97,7 @@ class OffsetGuard(Generic[Partition]):
             if self._next.get(partition) == offset:
                 self._next[partition] = offset + 1
                 self._sought.pop(partition, None)
+                self._gap_since.pop(partition, None)
 
     def may_ack(self, partition: Partition, offset: int) -> bool:
         """Whether Faust may count `offset` as done (and commit past it)."""
@@ -115,7 +118,21 @@ class OffsetGuard(Generic[Partition]):
         if sought is not None and sought[0] == expected and now - sought[1] < self.reseek_after_s:
             return None
         self._sought[partition] = (expected, now)
+        if self._gap_since.get(partition, (None, 0.0))[0] != expected:
+            self._gap_since[partition] = (expected, now)
         return expected
+
+    def wedged(self, now: float, after_s: float) -> list[tuple[Partition, int]]:
+        """Partitions whose missing offset has not come for `after_s` despite the seeks.
+
+        Seen rarely after a takeover: the consumer stops delivering a partition at all, and no
+        seek brings it back. The bus then replaces its consumer.
+        """
+        return [
+            (partition, offset)
+            for partition, (offset, since) in self._gap_since.items()
+            if self._next.get(partition) == offset and now - since >= after_s
+        ]
 
     def overdue(self, now: float) -> list[tuple[Partition, int]]:
         """Partitions sought after a gap that still wait `reseek_after_s` later: seek again.

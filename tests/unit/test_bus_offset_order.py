@@ -90,7 +90,7 @@ def test_one_seek_per_gap_until_the_partition_stays_stuck() -> None:
 
 
 def test_a_gap_no_seek_fills_within_the_period_marks_the_consumer_wedged() -> None:
-    guard: OffsetGuard[str] = OffsetGuard(reseek_after_s=5)
+    guard: OffsetGuard[str] = OffsetGuard(reseek_after_s=5, wedged_after_s=30)
     guard.start("p4", 16)
     guard.start("p7", 0)
     assert guard.admit([("p4", 20), ("p7", 20)]) == [G, G]
@@ -99,10 +99,10 @@ def test_a_gap_no_seek_fills_within_the_period_marks_the_consumer_wedged() -> No
     _handle_in_turn(guard, "p7", [0, 1])  # p7's seek brought its messages; p4's did not
     for now in (5.0, 10.0, 15.0, 20.0, 25.0):
         guard.overdue(now)  # seeks repeated meanwhile: the gap still dates from the first
-    assert guard.wedged(now=29.0, after_s=30) == []
-    assert guard.wedged(now=30.0, after_s=30) == [("p4", 16)]
+    assert guard.wedged(now=29.0) == []
+    assert guard.wedged(now=30.0) == [("p4", 16)]
     _handle_in_turn(guard, "p4", [16])
-    assert guard.wedged(now=60.0, after_s=30) == []
+    assert guard.wedged(now=60.0) == []
 
 
 # -- the Kafka bus's adapter around Faust (fake consumer; no broker) -------------------------

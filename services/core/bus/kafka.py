@@ -53,9 +53,6 @@ log = logging.getLogger(__name__)
 _MAX_KNOWN_KEYS = 200_000  # partitions of keys remembered per batched topic
 # A handler call running this long is waiting on purpose (retrying a dependency that is down).
 BLOCKED_CALL_S = 5.0
-# A partition whose missing message has not come after this long, seeks notwithstanding, has a
-# wedged consumer: the bus replaces it (order.py, `OffsetGuard.wedged`).
-WEDGED_AFTER_S = 30.0
 
 # (topic, key, value, partition or None for the default partitioner)
 _Record = tuple[str, bytes | None, bytes, int | None]
@@ -154,7 +151,6 @@ class KafkaBus(Bus):
         self._stall_task: asyncio.Task[None] | None = None
         self._delivery: _OrderedDelivery | None = None
         self._recovery_watch = RecoveryWatch(recovery_stuck_after_s)
-        self.consumer_restarts = 0
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -466,7 +462,7 @@ class KafkaBus(Bus):
         while True:
             await asyncio.sleep(interval)
             try:
-                if await self._consumer_wedged():
+                if self._consumer_wedged():
                     await self._restart_app()
                     continue
                 if self._delivery is not None:
@@ -497,10 +493,11 @@ class KafkaBus(Bus):
             except Exception:  # noqa: BLE001 - a watchdog must never take the worker down
                 log.debug("stall watch failed", exc_info=True)
 
-    async def _consumer_wedged(self) -> bool:
+    def _consumer_wedged(self) -> bool:
         """Whether to replace the Faust app: a partition wedged, or table recovery stuck."""
         if self._delivery is not None:
-            wedged = self._delivery.guard.wedged(time.monotonic(), WEDGED_AFTER_S)
+            guard = self._delivery.guard
+            wedged = guard.wedged(time.monotonic())
             if wedged:
                 (topic, partition), offset = wedged[0]
                 log.warning(
@@ -509,7 +506,7 @@ class KafkaBus(Bus):
                     topic,
                     partition,
                     offset,
-                    WEDGED_AFTER_S,
+                    guard.wedged_after_s,
                 )
                 return True
         recovery = self._app.tables.recovery
@@ -532,7 +529,6 @@ class KafkaBus(Bus):
         In-memory state derived from the partitions is dropped first (the revocation
         callbacks), as for any rebalance: it is restored from the tables after recovery.
         """
-        self.consumer_restarts += 1
         old, self._app = self._app, None
         for callback in self._revoked_callbacks:
             callback()

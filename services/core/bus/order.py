@@ -31,6 +31,15 @@ from typing import Generic, TypeVar
 Partition = TypeVar("Partition")
 
 
+@dataclass
+class _Gap:
+    """A partition waiting for a missing offset: since when, and when it was last sought."""
+
+    offset: int
+    since: float
+    sought_at: float
+
+
 class Verdict(enum.Enum):
     HANDLE = "handle"  # the next offset: hand it to the handler
     SEEN = "seen"  # below the next offset: handled before, skip it
@@ -47,17 +56,16 @@ class OffsetGuard(Generic[Partition]):
     """
 
     reseek_after_s: float = 5.0
+    wedged_after_s: float = 30.0
     generation: int = 0
     _next: dict[Partition, int] = field(default_factory=dict)
-    _sought: dict[Partition, tuple[int, float]] = field(default_factory=dict)
-    _gap_since: dict[Partition, tuple[int, float]] = field(default_factory=dict)
+    _gaps: dict[Partition, _Gap] = field(default_factory=dict)
 
     def revoke(self) -> None:
         """Partitions moved: forget every position; each is read from the broker again."""
         self.generation += 1
         self._next.clear()
-        self._sought.clear()
-        self._gap_since.clear()
+        self._gaps.clear()
 
     def knows(self, partition: Partition) -> bool:
         return partition in self._next
@@ -96,8 +104,7 @@ class OffsetGuard(Generic[Partition]):
         for partition, offset in messages:
             if self._next.get(partition) == offset:
                 self._next[partition] = offset + 1
-                self._sought.pop(partition, None)
-                self._gap_since.pop(partition, None)
+                self._gaps.pop(partition, None)
 
     def may_ack(self, partition: Partition, offset: int) -> bool:
         """Whether Faust may count `offset` as done (and commit past it)."""
@@ -114,24 +121,25 @@ class OffsetGuard(Generic[Partition]):
         expected = self._next.get(partition)
         if expected is None:
             return None
-        sought = self._sought.get(partition)
-        if sought is not None and sought[0] == expected and now - sought[1] < self.reseek_after_s:
+        gap = self._gaps.get(partition)
+        if gap is None or gap.offset != expected:
+            self._gaps[partition] = _Gap(expected, since=now, sought_at=now)
+            return expected
+        if now - gap.sought_at < self.reseek_after_s:
             return None
-        self._sought[partition] = (expected, now)
-        if self._gap_since.get(partition, (None, 0.0))[0] != expected:
-            self._gap_since[partition] = (expected, now)
+        gap.sought_at = now
         return expected
 
-    def wedged(self, now: float, after_s: float) -> list[tuple[Partition, int]]:
-        """Partitions whose missing offset has not come for `after_s` despite the seeks.
+    def wedged(self, now: float) -> list[tuple[Partition, int]]:
+        """Partitions whose missing offset has not come for `wedged_after_s`, seeks and all.
 
         Seen rarely after a takeover: the consumer stops delivering a partition at all, and no
         seek brings it back. The bus then replaces its consumer.
         """
         return [
-            (partition, offset)
-            for partition, (offset, since) in self._gap_since.items()
-            if self._next.get(partition) == offset and now - since >= after_s
+            (partition, gap.offset)
+            for partition, gap in self._gaps.items()
+            if now - gap.since >= self.wedged_after_s
         ]
 
     def overdue(self, now: float) -> list[tuple[Partition, int]]:
@@ -140,11 +148,7 @@ class OffsetGuard(Generic[Partition]):
         A seek made while the consumer is still settling after a rebalance is sometimes not
         acted on, and when nothing follows on the partition no new GAP asks for another.
         """
-        due = [
-            (partition, offset)
-            for partition, (offset, at) in self._sought.items()
-            if self._next.get(partition) == offset and now - at >= self.reseek_after_s
-        ]
-        for partition, offset in due:
-            self._sought[partition] = (offset, now)
-        return due
+        due = [p for p, gap in self._gaps.items() if now - gap.sought_at >= self.reseek_after_s]
+        for partition in due:
+            self._gaps[partition].sought_at = now
+        return [(partition, self._gaps[partition].offset) for partition in due]

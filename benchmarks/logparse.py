@@ -2,6 +2,7 @@
 
     python benchmarks/logparse.py --input FILE --out FILE.csv
     python benchmarks/logparse.py --eval [--lines 2000] [--seeds 0,1,2] [--content-only]
+    python benchmarks/logparse.py --loghub DIR [--json]
 
 The first form reads raw log lines (one per line), hands each, in order and one at a time, to
 `services.detect.logs.miner.TemplateMiner` and writes `line_no,template_id,template` for it
@@ -12,6 +13,10 @@ by the miner's template limit, whatever the file's size.
 templates in the header styles of public datasets (`benchmarks/scenarios/logcorpus.py`),
 prints one JSON object per format and a summary with the average and the lines per second;
 with drain3 installed, drain3 (default settings, loghub-style masking) is scored alongside.
+
+`--loghub DIR` scores every system directory of DIR (loghub-dev's layout and protocol, see
+`benchmarks/loghub_score.py`): grouping and parsing accuracy of the miner and of drain3 in the
+same run, the miner's lines per second, and the machine.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,22 +37,37 @@ from services.detect.logs.miner import TemplateMiner  # noqa: E402
 
 
 def parse(source: Path, target: Path) -> int:
-    """Stream `source` through the miner into `target`; returns the number of lines."""
+    """Stream `source` through the miner into `target`; returns the number of lines.
+
+    Each line is assigned once, in order; a template merged into another later is written
+    under the survivor's id (a second pass over a temporary file, so memory stays bounded)."""
     miner = TemplateMiner()
     count = 0
     with (
         source.open(encoding="utf-8", errors="replace", newline="") as lines,
-        target.open("w", encoding="utf-8", newline="") as out,
+        tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool,
     ):
-        writer = csv.writer(out)
-        writer.writerow(("line_no", "template_id", "template"))
+        spooled = csv.writer(spool)
         for count, raw in enumerate(lines, start=1):  # noqa: B007 - count is the result
             template, _ = miner.add(raw.rstrip("\r\n"))
-            writer.writerow((count, template.id, template.text))
+            spooled.writerow((count, template.id, template.text))
+        spool.seek(0)
+        with target.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(("line_no", "template_id", "template"))
+            for line_no, tid, text in csv.reader(spool):
+                writer.writerow((line_no, _final_id(miner, tid), text))
     return count
 
 
-def _drain3_ids(lines: list[str]) -> list[str] | None:
+def _final_id(miner: TemplateMiner, tid: str) -> str:
+    try:
+        return miner.resolve(tid).id
+    except KeyError:  # evicted since: the id it had is the best there is
+        return tid
+
+
+def _drain3_miner() -> object | None:
     try:
         from drain3 import TemplateMiner as Drain  # type: ignore[import-not-found]
         from drain3.masking import MaskingInstruction  # type: ignore[import-not-found]
@@ -65,8 +88,64 @@ def _drain3_ids(lines: list[str]) -> list[str] | None:
         MaskingInstruction(edge + r"(0x[a-f0-9A-F]+)" + end, "HEX"),
         MaskingInstruction(edge + r"([\-\+]?\d+)" + end, "NUM"),
     ]
-    drain = Drain(config=config)
+    return Drain(config=config)
+
+
+def _drain3_ids(lines: list[str]) -> list[str] | None:
+    drain: Any = _drain3_miner()
+    if drain is None:
+        return None
     return [str(drain.add_log_message(line)["cluster_id"]) for line in lines]
+
+
+def vigil_parse(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Final (group id, template) per line: ids resolved through merges, templates at the end."""
+    miner = TemplateMiner()  # as `--input` runs it: the outside scorer's configuration
+    ids = [miner.add(line)[0].id for line in lines]
+    final = [miner.resolve(i) for i in ids]
+    return [t.id for t in final], [t.text for t in final]
+
+
+def drain3_parse(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Final (cluster id, template) per line from drain3 with the masking of `--eval`."""
+    drain: Any = _drain3_miner()
+    ids = [drain.add_log_message(line)["cluster_id"] for line in lines]
+    clusters = {c.cluster_id: c for c in drain.drain.clusters}
+    texts = [re.sub(r"<(?:IP|HEX|NUM)>", "<*>", clusters[i].get_template()) for i in ids]
+    return [str(i) for i in ids], texts
+
+
+def loghub(root: Path, as_json: bool) -> int:
+    """Score the miner and drain3 on every system of `root`; prints a table and the means."""
+    from benchmarks.loghub_score import score, systems
+    from benchmarks.machine import describe
+
+    with_drain = _drain3_miner() is not None
+    rows: list[dict[str, Any]] = []
+    for system in systems(root):
+        row: dict[str, Any] = {"system": system.name, "vigil": score(system, vigil_parse)}
+        if with_drain:
+            row["drain3"] = score(system, drain3_parse)
+        rows.append(row)
+    tools = ("vigil", "drain3") if with_drain else ("vigil",)
+    mean = {
+        tool: {k: round(sum(r[tool][k] for r in rows) / len(rows), 4) for k in ("ga", "pa")}
+        for tool in tools
+    }
+    if as_json:
+        print(json.dumps({"systems": rows, "mean": mean, "machine": describe()}))
+        return 0
+    print(f"{'system':<10} {'GA':>6} {'PA':>6} {'lines/s':>9}   {'drain3 GA':>9} {'PA':>6}")
+    nan = {"ga": float("nan"), "pa": float("nan")}
+    for r in [*rows, {"system": "mean", **mean}]:
+        v, d = r["vigil"], r.get("drain3", nan)
+        speed = f"{v['lines_per_s']:9,}" if "lines_per_s" in v else " " * 9
+        print(
+            f"{r['system']:<10} {v['ga']:6.3f} {v['pa']:6.3f} {speed}   "
+            f"{d['ga']:9.3f} {d['pa']:6.3f}"
+        )
+    print(f"machine: {describe()}")
+    return 0
 
 
 def evaluate(lines_per_corpus: int, seeds: list[int], headers: bool) -> dict[str, object]:
@@ -120,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--content-only", action="store_true", help="--eval on messages without headers"
     )
+    parser.add_argument("--loghub", type=Path, help="score every Loghub system directory here")
+    parser.add_argument("--json", action="store_true", help="--loghub: one JSON object")
     args = parser.parse_args(argv)
+    if args.loghub is not None:
+        return loghub(args.loghub, args.json)
     if args.eval:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         print(json.dumps(evaluate(args.lines, seeds, headers=not args.content_only)))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from services.core.events import Anomaly, LogRecord, Severity
 from services.detect.logs.anomalies import burst_anomaly, new_template_anomaly, rate_anomaly
-from services.detect.logs.miner import MinerConfig, TemplateMiner
+from services.detect.logs.miner import MinerConfig, Template, TemplateMiner
 from services.detect.logs.rates import RatePolicy
 from services.detect.logs.state import SAMPLES, ServiceLogs, TemplateStats
 
@@ -85,6 +85,8 @@ class LogsMonitor:
         state.lines += 1
         body = record.body
         template, _ = state.miner.add(body)
+        if state.miner.merges:
+            out.extend(self._fold_merges(state, template, ts))
         stats = state.stats.get(template.id)
         if stats is None:
             stats = state.stats[template.id] = TemplateStats(created_at=ts)
@@ -103,6 +105,26 @@ class LogsMonitor:
                 if self._is_new(state, stats, ts):
                     stats.new_firing = True
                     out.append(new_template_anomaly(state, template, stats, record, "firing"))
+        return out
+
+    def _fold_merges(self, state: ServiceLogs, survivor: Template, ts: float) -> list[Anomaly]:
+        """Carry merged-away templates' counters over to their survivors; a new-template
+        anomaly still firing on an old id resolves (its lines now belong to the survivor)."""
+        out: list[Anomaly] = []
+        for old_id, new_id in state.miner.drain_merges():
+            old = state.stats.pop(old_id, None)
+            if old is None:
+                continue
+            if old.new_firing:
+                old.new_firing = False
+                gone = Template(id=old_id, tokens=list(survivor.tokens), anchors=())
+                out.append(new_template_anomaly(state, gone, old, None, "resolved", ts))
+            kept = state.stats.get(new_id)
+            if kept is None:
+                old.new_firing = False
+                state.stats[new_id] = old
+            else:
+                kept.fold(old)
         return out
 
     def _is_new(self, state: ServiceLogs, stats: TemplateStats, ts: float) -> bool:

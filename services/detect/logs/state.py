@@ -25,6 +25,20 @@ class TemplateStats:
     last_line: str = ""
     new_firing: bool = False  # a new-template anomaly is firing for it
 
+    def fold(self, other: TemplateStats) -> None:
+        """Take in the counters of a template merged into this one (see `TemplateMiner`).
+
+        Window counts and rate baselines add up (the merged template's lines are this one's
+        now), so the survivor's rate does not look shifted by the merge itself."""
+        self.created_at = min(self.created_at, other.created_at)
+        self.count += other.count
+        self.bad_lines += other.bad_lines
+        self.last_seen = max(self.last_seen, other.last_seen)
+        self.samples = (self.samples + other.samples)[:SAMPLES]
+        self.rate.mean += other.rate.mean
+        self.rate.var += other.rate.var
+        self.rate.windows = max(self.rate.windows, other.rate.windows)
+
     def to_list(self) -> list[Any]:
         return [
             self.created_at,

@@ -114,3 +114,12 @@ def test_a_checkpoint_written_before_merges_existed_still_restores() -> None:
     old = {"v": 1, "lines": 1, "templates": [[template.id, template.tokens, 1, 1]]}
     restored = TemplateMiner.restore(old)
     assert restored.add("disk /dev/sdb2 is 95% full")[0].id == template.id
+
+
+def test_a_size_restated_in_other_units_is_one_parameter() -> None:
+    miner = TemplateMiner()
+    small, _ = miner.add("app.exe - host:443 close, 403 bytes sent, 426 bytes received")
+    large, _ = miner.add(
+        "app.exe - host:443 close, 1,044 bytes (1.01 KB) sent, 2,034 bytes received"
+    )
+    assert large is small

@@ -9,6 +9,8 @@ Examples
 --------
 >>> mask("Received block blk_-1608 of size 67108864 from /10.250.19.102:54106")
 'Received block <*> of size <*> from /<*>'
+>>> mask("close, 1,044 bytes (1.01 KB) sent, 403 bytes received")
+'close, <*> bytes sent, <*> bytes received'
 >>> mask("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown")
 '<*> <*> combo sshd(pam_unix)[<*>]: check pass; user unknown'
 """
@@ -30,6 +32,10 @@ _MONTH_DAY = re.compile(
 _DIGIT_WORD = re.compile(r"\b[A-Za-z_-]*+\d[\w-]*|\b[a-f]{8,}\b")
 # Variables glued by punctuation: dates, times, addresses, versions, ranges.
 _GLUED = re.compile(r"<\*>(?:[.:/,\-+]*<\*>)+")
+# A quantity restated in other units in brackets ("1,044 bytes (1.01 KB)") is one parameter:
+# the restatement is dropped, so the line has the shape of one without it ("403 bytes").
+_UNITS = r"(?:[KMGTP]i?B|[KMGTP]?bytes?|B|ms|us|ns|s|secs?|seconds?|min|h|hours?|%)"
+_RESTATED = re.compile(r"(<\*> ?" + _UNITS + r") \(<\*> ?" + _UNITS + r"\)")
 # Characters that separate tokens besides whitespace.
 _SEPARATORS = str.maketrans({"|": " ", "\t": " "})
 
@@ -39,6 +45,8 @@ def mask(line: str) -> str:
     masked = _DIGIT_WORD.sub(WILDCARD, _MONTH_DAY.sub(WILDCARD, line))
     if "<*>" in masked:
         masked = _GLUED.sub(WILDCARD, masked)
+        if "(<*>" in masked:
+            masked = _RESTATED.sub(r"\1", masked)
     return masked
 
 

@@ -193,9 +193,7 @@ class TemplateMiner:
     def _merge(self, old: Template, survivor: Template) -> None:
         """Fold `old` into `survivor`; `old.id` stays resolvable through `aliases`."""
         del self.templates[old.id]
-        shape = shape_of(old.tokens)
-        if self._shapes.get(shape) is old:
-            del self._shapes[shape]
+        self._forget_shape(old)
         old.into = survivor
         for forwarder in old.absorbed:
             forwarder.into = survivor
@@ -309,6 +307,10 @@ class TemplateMiner:
         self._groups[key].remove(template)
         if not self._groups[key]:
             del self._groups[key]
+        self._forget_shape(template)
+
+    def _forget_shape(self, template: Template) -> None:
+        """Drop the shape index entry if it is this template's (another may own the shape)."""
         shape = shape_of(template.tokens)
         if self._shapes.get(shape) is template:
             del self._shapes[shape]
